@@ -1,0 +1,207 @@
+"""The extractive answerer: the shortest passage that answers, cited; a refusal when nothing does."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from . import arabic
+from .messages import message
+from .models import Answer, Citation, Passage
+
+if TYPE_CHECKING:
+    from .retrieve import Index
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked as it is (empty, too long); ``text`` is the Arabic reason."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.text = message(key, **values)
+
+
+# Question types, detected on normalised words; each maps to what an answering span must hold.
+_NUMBER_Q = {"كم", "شحال", "قديش", "كام", "عدد", "بكم"}
+_DATE_Q = {"متي", "امتي", "تاريخ", "امتا", "وقتاش", "ايمتي"}
+_NAME_Q_PAIRS = (("من", "هو"), ("من", "هي"), ("من", "هم"), ("ما", "اسم"), ("مين", ""), ("شكون", ""), ("اسم", ""))
+_TRAILING_PUNCT = re.compile(r"[\s،,؛;:\-–—]+$")
+
+
+def question_type(question: str) -> str:
+    """One of "number", "date", "name" or "other", from the question's words."""
+    ws = [w[1:] if w.startswith("و") and len(w) > 2 and w[1:] in (_NUMBER_Q | _DATE_Q | {"من", "ما", "مين"}) else w
+          for w in arabic.words(question)]
+    head = ws[:4]
+    if any(w in _DATE_Q for w in head) or ("اي" in head and any(w in {"يوم", "سنه", "عام", "شهر", "تاريخ"} for w in ws)):
+        return "date"
+    if any(w in _NUMBER_Q for w in head):
+        return "number"
+    pairs = set(zip(ws, ws[1:] + [""]))
+    for a, b in _NAME_Q_PAIRS:
+        if (a, b) in pairs or (b == "" and a in ws[:3]):
+            return "name"
+    return "other"
+
+
+def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) -> bool:
+    """Whether a span holds the kind of thing the question asks for (a number, a date, a name)."""
+    stops = arabic.stopwords()
+    fresh = [w for w in span_words if w not in question_words and w not in stops]
+    if qtype == "number":
+        return any(arabic.is_number_token(w) for w in fresh)
+    if qtype == "date":
+        return any(arabic.is_month_token(w) or (w.isdigit() and len(w) <= 4) for w in fresh)
+    if qtype == "name":
+        return arabic.has_name(fresh)
+    return True
+
+
+@dataclass
+class _Candidate:
+    passage: Passage
+    start: int
+    end: int
+    coverage: float
+    typed: bool
+    score: float
+
+
+class ExtractiveAnswerer:
+    """Picks the best clause window of the best retrieved chunks and decides whether it answers."""
+
+    def __init__(self, index: "Index") -> None:
+        self.index = index
+        self.settings = index.settings
+
+    @cached_property
+    def _idf(self) -> dict[str, float]:
+        df: dict[str, int] = {}
+        n = 0
+        for src in self.index.sources.values():
+            for ps, pe in arabic.paragraph_spans(src.text):
+                n += 1
+                for t in set(arabic.analyze(src.text[ps:pe])):
+                    df[t] = df.get(t, 0) + 1
+        self._n_paragraphs = max(n, 1)
+        return {t: math.log(1 + self._n_paragraphs / c) for t, c in df.items()}
+
+    def _weight(self, term: str) -> float:
+        idf = self._idf
+        return idf.get(term, math.log(1 + self._n_paragraphs * 2))
+
+    def coverage(self, terms: list[str], context_terms: set[str]) -> float:
+        """IDF-weighted share of the question's terms found in a context (terms unseen anywhere weigh most)."""
+        if not terms:
+            return 0.0
+        total = sum(self._weight(t) for t in terms)
+        return sum(self._weight(t) for t in terms if t in context_terms) / total
+
+    def _paragraph_terms(self, p: Passage) -> set[str]:
+        src = self.index.sources.get(p.source_id)
+        if src is None:
+            return set(arabic.analyze(p.text))
+        spans = arabic.paragraph_spans(src.text)
+        if 0 < p.paragraph <= len(spans):
+            ps, pe = spans[p.paragraph - 1]
+            return set(arabic.analyze(src.text[ps:pe]))
+        return set(arabic.analyze(p.text))
+
+    def _best_window(self, p: Passage, text: str, terms: list[str], qtype: str, qwords: set[str]) -> tuple[int, int, bool]:
+        """The shortest clause window of a chunk that covers the question best (absolute offsets)."""
+        clauses = arabic.clause_spans(text, p.start, p.end) or [(p.start, p.end)]
+        best: tuple[float, int, int, bool] | None = None
+        for i in range(len(clauses)):
+            for j in range(i, min(i + 3, len(clauses))):
+                s, e = clauses[i][0], clauses[j][1]
+                ws = arabic.words(text[s:e])
+                if len(ws) < 5 and not (i == 0 and j == len(clauses) - 1):
+                    continue
+                if len(ws) > self.settings.max_answer_words and i != j:
+                    continue
+                typed = type_satisfied(qtype, ws, qwords)
+                cov = self.coverage(terms, {arabic.stem(w) for w in ws})
+                score = cov + (0.6 if typed else 0.0) - 0.004 * len(ws)
+                if best is None or score > best[0]:
+                    best = (score, s, e, typed)
+        if best is None:
+            return p.start, p.end, type_satisfied(qtype, arabic.words(text[p.start:p.end]), qwords)
+        return best[1], best[2], best[3]
+
+    def candidates(self, question: str, passages: list[Passage]) -> list[_Candidate]:
+        """Score each retrieved chunk's best window for answerability."""
+        terms = arabic.analyze(question)
+        qwords = set(arabic.words(question))
+        qtype = question_type(question)
+        out = []
+        for rank, p in enumerate(passages):
+            src = self.index.sources.get(p.source_id)
+            text = src.text if src else p.text
+            if src is None:  # a chunk whose source is gone from the manifest cannot be cited exactly
+                continue
+            s, e, typed = self._best_window(p, text, terms, qtype, qwords)
+            context = self._paragraph_terms(p)
+            cov = self.coverage(terms, context | set(arabic.analyze(text[p.start:p.end])))
+            dense = _dense_confidence(p.dense_score)
+            score = 0.55 * cov + 0.45 * dense + 0.05 * p.score - 0.02 * rank
+            if not typed:
+                score -= 0.3
+            out.append(_Candidate(p, s, e, cov, typed, score))
+        out.sort(key=lambda c: c.score, reverse=True)
+        return out
+
+    def answer(self, question: str, passages: list[Passage], resolved: str = "") -> Answer:
+        """Answer from retrieved passages, or refuse when none of them supports an answer."""
+        asked = resolved or question
+        cands = self.candidates(asked, passages)
+        if not cands or cands[0].score < self.settings.min_score or not cands[0].typed:
+            conf = cands[0].score if cands else 0.0
+            return Answer(question=question, text=message("refusal"), refused=True, resolved_question=asked,
+                          passages=tuple(passages), confidence=conf)
+        chosen = [cands[0]]
+        for c in cands[1:]:
+            # a second claim only when it is nearly as good, from elsewhere, and adds what the first lacks
+            if c.score >= cands[0].score - 0.05 and c.passage.paragraph != chosen[0].passage.paragraph \
+                    and c.coverage > chosen[0].coverage and len(chosen) < 2:
+                chosen.append(c)
+        citations, parts = [], []
+        for n, c in enumerate(chosen, start=1):
+            src = self.index.sources[c.passage.source_id]
+            s, e = _tidy(src.text, c.start, c.end)
+            citations.append(Citation(n=n, source_id=src.source_id, title=src.title, paragraph=c.passage.paragraph,
+                                      start=s, end=e, quote=src.text[s:e], origin=src.origin, date=src.date,
+                                      score=round(c.score, 4)))
+            parts.append(f"{src.text[s:e]} [{n}]")
+        return Answer(question=question, text=" ".join(parts), refused=False, citations=tuple(citations),
+                      resolved_question=asked, passages=tuple(passages), confidence=cands[0].score)
+
+
+def _dense_confidence(cosine: float) -> float:
+    """Map an e5 cosine (which sits in a narrow band) onto 0..1; other models land close enough."""
+    if cosine <= 0:
+        return 0.0
+    return min(1.0, max(0.0, (cosine - 0.78) / 0.12))
+
+
+def _tidy(text: str, start: int, end: int) -> tuple[int, int]:
+    """Trim a span's trailing commas and spaces so the quote ends cleanly."""
+    m = _TRAILING_PUNCT.search(text, start, end)
+    if m and m.start() > start:
+        end = m.start()
+    while start < end and text[start].isspace():
+        start += 1
+    return start, end
+
+
+def validate_question(question: str | None, limit: int) -> str:
+    """The question stripped, or QuestionError for an empty or over-long one."""
+    q = (question or "").strip()
+    if not q or not any(ch.isalnum() for ch in q):
+        raise QuestionError("empty_question")
+    if len(q) > limit:
+        raise QuestionError("question_too_long", length=len(q), limit=limit)
+    return q

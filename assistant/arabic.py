@@ -1,0 +1,213 @@
+"""The one place for Arabic text rules: normalisation, splitting, tokenising and stemming.
+
+Indexing, querying and answer checking all go through these functions, so a rule changed here
+changes everywhere at once. Matching forms (``normalize``) are never shown to a user: offsets
+always point into the original text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterable
+
+TASHKEEL = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+TATWEEL = "\u0640"
+_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا"})
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+# Folds used for matching only: alef maqsura/ya, ta marbuta/ha, Persian letter forms.
+_FOLD = str.maketrans({"ى": "ي", "ة": "ه", "ی": "ي", "ک": "ك", "ؤ": "و", "ئ": "ي"})
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+WORD = re.compile(r"[^\W_]+(?:[.,٫][0-9٠-٩]+)*", re.UNICODE)
+# Sentence ends: Latin and Arabic full stops, question and exclamation marks, ellipsis.
+_SENT_END = re.compile(r"(?<![0-9٠-٩])[.!?؟…۔]+(?![0-9٠-٩])[\"'”’»)\]]*|\n+")
+# Clause boundaries inside a sentence: Arabic and Latin comma, semicolon, colon.
+_CLAUSE_END = re.compile(r"[،,؛;:]")
+
+ARABIC_MONTHS = {
+    # Moroccan / Algerian
+    "يناير", "فبراير", "مارس", "ابريل", "ماي", "يونيو", "يوليوز", "غشت", "شتنبر", "اكتوبر", "نونبر", "دجنبر",
+    # Egyptian / Gulf
+    "مايو", "يوليو", "اغسطس", "سبتمبر", "نوفمبر", "ديسمبر",
+    # Levantine / Iraqi
+    "كانون", "شباط", "اذار", "نيسان", "ايار", "حزيران", "تموز", "اب", "ايلول", "تشرين",
+    # Algerian / Tunisian
+    "جانفي", "فيفري", "افريل", "جوان", "جويليه", "اوت", "سبتمبر", "اكتوبر", "نوفمبر", "ديسمبر",
+}
+NUMBER_WORDS = {
+    "واحد", "اثنان", "اثنين", "ثلاث", "ثلاثه", "اربع", "اربعه", "خمس", "خمسه", "ست", "سته", "سبع", "سبعه",
+    "ثمان", "ثماني", "ثمانيه", "تسع", "تسعه", "عشر", "عشره", "عشرون", "عشرين", "ثلاثون", "ثلاثين",
+    "اربعون", "اربعين", "خمسون", "خمسين", "ستون", "ستين", "سبعون", "سبعين", "ثمانون", "ثمانين",
+    "تسعون", "تسعين", "مئه", "مائه", "مئات", "الف", "الاف", "مليون", "ملايين", "مليار", "عشرات",
+    "نصف", "ربع", "ثلث",
+}
+
+
+def strip_marks(text: str) -> str:
+    """Remove tashkeel, tatweel and invisible direction marks (display-safe, content-preserving)."""
+    return _INVISIBLE.sub("", TASHKEEL.sub("", text.replace(TATWEEL, "")))
+
+
+def fold_digits(text: str) -> str:
+    """Map Arabic-Indic and Persian digits to ASCII digits."""
+    return text.translate(_DIGITS)
+
+
+def normalize(text: str, fold: bool = True) -> str:
+    """Normalise for matching: marks stripped, alef forms unified, digits folded, lower case.
+
+    With ``fold`` also ى→ي and ة→ه (and hamza seats), which is right for matching and wrong for display.
+    """
+    text = fold_digits(strip_marks(text)).translate(_ALEF).lower()
+    return text.translate(_FOLD) if fold else text
+
+
+def words(text: str) -> list[str]:
+    """Split normalised text into word tokens (letters and digits; decimals kept whole)."""
+    return WORD.findall(normalize(text))
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("arabic")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Arabic stopwords (NLTK's list bundled with llama-index, normalised) plus question words."""
+    from llama_index.core.utils import globals_helper
+
+    globals_helper.wait_for_nltk_check()
+    from nltk.corpus import stopwords as nltk_stopwords
+
+    base = {normalize(w) for w in nltk_stopwords.words("arabic")}
+    extra = {
+        "ما", "ماذا", "من", "متي", "اين", "كيف", "كم", "لماذا", "هل", "اي", "ايه", "هو", "هي", "هم",
+        "الذي", "التي", "الذين", "اذكر", "عدد", "تم", "كان", "كانت", "شنو", "شحال", "فين", "وين", "ايش",
+        "امتي", "علاش", "ليش", "قديش", "اسم", "ماهو", "ماهي", "في", "الي", "علي", "عن", "مع", "او", "و",
+        "ذلك", "هذه", "هذا", "تلك", "قد", "لقد", "يوجد", "هناك", "خلال",
+    }
+    return frozenset(base | extra)
+
+
+def stem(token: str) -> str:
+    """Stem one normalised token with the Snowball Arabic stemmer; digits and Latin pass through."""
+    if not token or token.isdigit() or token.isascii():
+        return token
+    return normalize(_stemmer().stemWord(token))
+
+
+def analyze(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Tokens for keyword matching: normalised, stopwords removed, stemmed."""
+    stops = stopwords()
+    out = []
+    for w in words(text):
+        if not keep_stopwords and (w in stops or (len(w) < 2 and not w.isdigit())):
+            continue
+        out.append(stem(w))
+    return out
+
+
+def is_number_token(token: str) -> bool:
+    """True for a normalised token that denotes a number (digits or an Arabic number word)."""
+    if any(ch.isdigit() for ch in token):
+        return True
+    t = token[2:] if token.startswith("ال") else token
+    t = t[1:] if t[:1] in {"و", "ب"} and t[1:] in NUMBER_WORDS else t
+    return t in NUMBER_WORDS
+
+
+def is_month_token(token: str) -> bool:
+    """True for a normalised month name in any of the Arabic month-naming traditions."""
+    t = token[1:] if token[:1] in {"و", "ب", "ف"} and token[1:] in ARABIC_MONTHS else token
+    return t in ARABIC_MONTHS
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of paragraphs: blocks separated by blank lines, or lines when there are none."""
+    sep = re.compile(r"\n\s*\n") if re.search(r"\n\s*\n", text) else re.compile(r"\n")
+    spans, pos = [], 0
+    for m in list(sep.finditer(text)) + [None]:
+        end = m.start() if m else len(text)
+        spans.append(_trim(text, pos, end))
+        pos = m.end() if m else len(text)
+    return [s for s in spans if s[1] > s[0]]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of sentences in ``text[start:end]``, ending at Arabic or Latin sentence punctuation."""
+    end = len(text) if end is None else end
+    spans, pos = [], start
+    for m in _SENT_END.finditer(text, start, end):
+        spans.append(_trim(text, pos, m.end()))
+        pos = m.end()
+    spans.append(_trim(text, pos, end))
+    return [s for s in spans if s[1] > s[0] and WORD.search(text, s[0], s[1])]
+
+
+def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of clauses in a sentence, split after commas, semicolons and colons (Arabic or Latin)."""
+    spans, pos = [], start
+    for m in _CLAUSE_END.finditer(text, start, end):
+        # a comma between digits (1,000) is not a clause boundary
+        if m.group() == "," and 0 < m.start() < len(text) - 1 and text[m.start() - 1].isdigit() and text[m.start() + 1].isdigit():
+            continue
+        spans.append(_trim(text, pos, m.end()))
+        pos = m.end()
+    spans.append(_trim(text, pos, end))
+    return [s for s in spans if s[1] > s[0] and WORD.search(text, s[0], s[1])]
+
+
+def contains_fact(text: str, fact: str) -> bool:
+    """True when ``fact`` appears in ``text`` after normalisation and digit folding (word-aligned)."""
+    hay = " " + " ".join(words(text)) + " "
+    needle = " ".join(words(fact))
+    if not needle:
+        return False
+    # allow an attached proclitic (و ب ل ف ك ال) before the first word of the fact
+    tail = "" if needle[-1].isdigit() else r"\w{0,2}"  # short suffixes: اجتماع / اجتماعا
+    pattern = r"(?:^|\s)(?:[وفبلك]?(?:ال)?)" + re.escape(needle) + tail + r"(?=\s|$)"
+    return re.search(pattern, hay) is not None
+
+
+def share(tokens: Iterable[str], other: Iterable[str]) -> float:
+    """Fraction of ``tokens`` present in ``other`` (0 when ``tokens`` is empty)."""
+    toks = list(tokens)
+    if not toks:
+        return 0.0
+    pool = set(other)
+    return sum(1 for t in toks if t in pool) / len(toks)
+
+
+# Common first names and name particles: an identity question ("من هو ...؟", "ما اسم ...؟") is
+# only answered by a passage that names someone, and without a named-entity model this list is the
+# signal that a passage holds a name rather than a role description.
+NAME_PARTS = {
+    "محمد", "احمد", "محمود", "مصطفي", "علي", "حسن", "حسين", "عمر", "عثمان", "خالد", "يوسف", "ابراهيم",
+    "اسماعيل", "سعيد", "سعد", "عبد", "عبدالله", "عبدالرحمن", "عبداللطيف", "عبدالعزيز", "عبدالحق",
+    "عبدالحميد", "عبدالكريم", "فاطمه", "عايشه", "خديجه", "مريم", "زينب", "سلمي", "ليلي", "ناديه",
+    "امينه", "حسنا", "نور", "رشيد", "مراد", "كريم", "طارق", "نبيل", "جمال", "هشام", "عادل", "فيصل",
+    "سلمان", "ناصر", "منصور", "حمد", "راشد", "زايد", "تميم", "طلال", "وليد", "سامي", "رامي", "بن",
+    "ابن", "ابو", "بنت", "السيد", "السيده", "الدكتور", "الجنرال", "اللواء", "العقيد", "المستشار",
+    "جون", "جورج", "ميشيل", "ماري", "بيتر", "دافيد", "ديفيد", "فرانسوا", "جاك", "يورغن", "فالديسي",
+}
+
+
+def has_name(tokens: Iterable[str]) -> bool:
+    """True when normalised tokens hold a personal name signal (a first name, a name particle, a title)."""
+    for t in tokens:
+        core = t[1:] if t[:1] in {"و", "ل", "ب"} and t[1:] in NAME_PARTS else t
+        if core in NAME_PARTS or core.startswith("عبد") and len(core) > 4:
+            return True
+    return False

@@ -1,0 +1,164 @@
+"""The terminal face: ``assistant ask|ingest|sources|add|remove|chat|eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+EXIT_USER = 2
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _progress(text: str) -> None:
+    print(f"… {text}", file=sys.stderr, flush=True)
+
+
+def render_answer(answer, show_passages: bool = False) -> str:  # type: ignore[no-untyped-def]
+    """The answer and its sources as readable terminal text."""
+    from .messages import message
+
+    lines = [answer.text]
+    if answer.resolved_question and answer.resolved_question != answer.question:
+        lines.insert(0, f"({answer.resolved_question})")
+    if answer.citations:
+        lines += ["", message("citations_header")]
+        for c in answer.citations:
+            where = f"{c.title} — الفقرة {c.paragraph} [{c.start}:{c.end}]"
+            lines.append(f"[{c.n}] {where}")
+            lines.append(f"    «{c.quote}»")
+    return "\n".join(lines)
+
+
+def _report(report) -> int:  # type: ignore[no-untyped-def]
+    from .messages import message
+
+    if report.touched:
+        print(message("index_summary", added=len(report.added), changed=len(report.changed),
+                      removed=len(report.removed), unchanged=len(report.unchanged)))
+    else:
+        print(message("index_unchanged"))
+    for name, reason in report.failed.items():
+        _err(f"✗ {reason}")
+    return 1 if report.failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``assistant`` console script."""
+    parser = argparse.ArgumentParser(prog="assistant", description="مساعد عربي يجيب عن الأسئلة من المصادر مع الاستشهاد.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_ask = sub.add_parser("ask", help="اطرح سؤالًا")
+    p_ask.add_argument("question", nargs="*")
+    p_ask.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p_ask.add_argument("--mode", choices=["hybrid", "keyword", "dense"], default="hybrid")
+    sub.add_parser("ingest", help="sync sources/ with the index")
+    p_src = sub.add_parser("sources", help="list indexed sources")
+    p_src.add_argument("--json", action="store_true")
+    p_add = sub.add_parser("add", help="add files or folders as sources")
+    p_add.add_argument("paths", nargs="+", type=Path)
+    p_rm = sub.add_parser("remove", help="remove a source by id")
+    p_rm.add_argument("source_id")
+    p_chat = sub.add_parser("chat", help="serve the web chat")
+    p_chat.add_argument("--host", default=None)
+    p_chat.add_argument("--port", type=int, default=None)
+    p_chat.add_argument("--no-ingest", action="store_true", help="do not index sources/ at start")
+    p_eval = sub.add_parser("eval", help="run evaluation suites")
+    p_eval.add_argument("sets", nargs="*", type=Path)
+    p_eval.add_argument("--squad", type=Path, default=None)
+    p_eval.add_argument("--limit", type=int, default=None)
+    p_eval.add_argument("--compare", action="store_true")
+    p_eval.add_argument("--no-gate", action="store_true", help="report only, never fail on thresholds")
+    args = parser.parse_args(argv)
+
+    from .answer import QuestionError
+    from .config import load_settings
+    from .messages import message
+    from . import store
+
+    try:
+        settings = load_settings()
+    except (ValueError, OSError) as exc:
+        _err(f"إعدادات غير صالحة: {exc}")
+        return EXIT_USER
+    try:
+        if args.command == "ask":
+            from .service import Assistant
+
+            question = " ".join(args.question)
+            if store.current_generation(settings.index) is None:
+                raise store.NoIndex()
+            answer = Assistant(settings, progress=_progress).ask(question, mode=args.mode)
+            if args.json:
+                print(json.dumps(answer.to_dict(), ensure_ascii=False))
+            else:
+                print(render_answer(answer))
+            return 0
+        if args.command == "ingest":
+            from .ingest import sync
+
+            if not any(True for _ in settings.sources.glob("*")):
+                _err(message("no_sources", folder=settings.sources))
+                return EXIT_USER
+            return _report(sync(settings, progress=_progress))
+        if args.command == "sources":
+            from .service import Assistant
+
+            items = Assistant(settings).sources()
+            if args.json:
+                print(json.dumps([s.summary() for s in items], ensure_ascii=False))
+                return 0
+            print(message("sources_header", count=len(items)))
+            for s in items:
+                print(f"- {s.source_id}  «{s.title}»  {s.origin}  chunks={s.chunks}  added={s.added}  sha256={s.content_hash[:12]}")
+            return 0
+        if args.command == "add":
+            from .ingest import add_files
+
+            return _report(add_files(settings, list(args.paths), progress=_progress))
+        if args.command == "remove":
+            from .ingest import remove_source
+
+            try:
+                remove_source(settings, args.source_id, progress=_progress)
+            except KeyError:
+                _err(message("source_not_found", source_id=args.source_id))
+                return EXIT_USER
+            print(message("source_removed", source_id=args.source_id))
+            return 0
+        if args.command == "chat":
+            from .web import serve
+
+            overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+            return serve(settings.replace(**overrides), ingest_first=not args.no_ingest)
+        if args.command == "eval":
+            from .evals import run_cli
+
+            return run_cli(settings, args)
+    except QuestionError as exc:
+        _err(exc.text)
+        return EXIT_USER
+    except store.NoIndex:
+        _err(message("no_index"))
+        return EXIT_USER
+    except store.IndexBusy:
+        _err(message("index_busy"))
+        return EXIT_USER
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Ingestion: sync the sources folder into the index (new, changed, removed), atomically and idempotently."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from .config import Settings
+from .models import Source
+from .sources import SourceError, discover, read_source, slugify
+from . import store
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SyncReport:
+    """What one sync did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # file name -> Arabic reason
+    embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def touched(self) -> bool:
+        """True when the index changed."""
+        return bool(self.added or self.changed or self.removed)
+
+
+def _documents(sources: list[Source]):  # type: ignore[no-untyped-def]
+    from llama_index.core import Document
+
+    docs = []
+    for s in sources:
+        meta = {"source_id": s.source_id, "title": s.title, "origin": s.origin, "date": s.date}
+        docs.append(Document(text=s.text, id_=s.source_id, metadata=meta,
+                             excluded_embed_metadata_keys=list(meta), excluded_llm_metadata_keys=list(meta)))
+    return docs
+
+
+def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str, Source], dict[str, str]]:
+    """Read every file of the sources folder; duplicates of content and unreadable files are reported."""
+    found: dict[str, Source] = {}
+    failed: dict[str, str] = {}
+    by_hash: dict[str, str] = {}
+    for path in discover(settings.sources):
+        sid = slugify(path.name)
+        try:
+            src = read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=sid)
+        except SourceError as err:
+            failed[path.name] = err.text()
+            if sid in known:  # keep what was indexed rather than lose it to a broken edit
+                found[sid] = known[sid]
+            continue
+        if sid in found:
+            failed[path.name] = SourceError("duplicate", name=path.name, existing=sid).text()
+            continue
+        if src.content_hash in by_hash:
+            failed[path.name] = SourceError("duplicate", name=path.name, existing=by_hash[src.content_hash]).text()
+            continue
+        by_hash[src.content_hash] = sid
+        found[sid] = src
+    return found, failed
+
+
+def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
+    """Bring the index in line with the sources folder; unchanged documents cost nothing."""
+    say = progress or (lambda _m: None)
+    t0 = time.perf_counter()
+    index_dir = settings.index
+    with store.writer_lock(index_dir):
+        store.cleanup(index_dir)
+        live = store.current_generation(index_dir)
+        known = store.read_manifest(live)
+        found, failed = read_folder(settings, known)
+        report = SyncReport(failed=failed)
+        for sid, src in found.items():
+            old = known.get(sid)
+            if old is None:
+                report.added.append(sid)
+            elif old.content_hash != src.content_hash or (old.title, old.origin, old.date) != (src.title, src.origin, src.date):
+                report.changed.append(sid)
+            else:
+                report.unchanged.append(sid)
+        report.removed = sorted(set(known) - set(found))
+        if live is not None and not report.touched:
+            report.seconds = time.perf_counter() - t0
+            return report
+        report.embedded = _write_generation(settings, live, known, found, report, say)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _write_generation(settings: Settings, live: Path | None, known: dict[str, Source], found: dict[str, Source],
+                      report: SyncReport, say: Progress) -> int:
+    from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+    from llama_index.core.storage.docstore import SimpleDocumentStore
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from .chunking import ArabicSentenceSplitter
+    from .embedding import get_embed_model
+    from .retrieve import build_keyword_state
+
+    embed = get_embed_model(settings.embed_model, settings.cache_dir, progress=say)
+    work = store.new_generation(settings.index)
+    try:
+        client = store.chroma_client(work, settings)
+        collection = client.get_or_create_collection(store.collection_name(settings), metadata={"hnsw:space": "cosine"})
+        vector_store = ChromaVectorStore(chroma_collection=collection)
+        docstore_path = work / "docstore.json"
+        docstore = SimpleDocumentStore.from_persist_path(str(docstore_path)) if docstore_path.exists() else SimpleDocumentStore()
+        for sid in report.removed + report.changed:
+            vector_store.delete(sid)
+            docstore.delete_ref_doc(sid, raise_error=False)
+            docstore.delete_document(sid, raise_error=False)
+        todo = [found[s] for s in report.added + report.changed]
+        nodes = []
+        if todo:
+            say(f"indexing {len(todo)} source(s)")
+            pipeline = IngestionPipeline(
+                transformations=[ArabicSentenceSplitter(max_words=settings.chunk_max_words), embed],
+                vector_store=vector_store, docstore=docstore, docstore_strategy=DocstoreStrategy.UPSERTS,
+            )
+            nodes = pipeline.run(documents=_documents(todo))
+        docstore.persist(str(docstore_path))
+        counts: dict[str, int] = {}
+        for n in nodes:
+            counts[n.metadata["source_id"]] = counts.get(n.metadata["source_id"], 0) + 1
+        now = time.strftime("%Y-%m-%d %H:%M:%S")
+        manifest = {}
+        for sid, src in found.items():
+            old = known.get(sid)
+            chunks = counts.get(sid, old.chunks if old else 0)
+            manifest[sid] = replace(src, added=(old.added if old and old.added else now), chunks=chunks)
+        store.write_manifest(work, manifest, {"embed_model": settings.embed_model, "collection": store.collection_name(settings)})
+        build_keyword_state(collection, work / "bm25")
+        del vector_store, collection, client
+        _release_chroma(work)
+        store.publish(settings.index, work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return len(nodes)
+
+
+def _release_chroma(path: Path) -> None:
+    """Drop Chroma's cached client for a folder so the files can be moved and reopened cleanly."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    except Exception:  # pragma: no cover - older/newer chroma layouts
+        pass
+
+
+def add_files(settings: Settings, paths: list[Path], progress: Progress | None = None) -> SyncReport:
+    """Copy files (or the files in folders) into the sources folder, then sync; bad files are listed, not copied."""
+    from .sources import supported_extensions
+
+    exts = set(supported_extensions())
+    settings.sources.mkdir(parents=True, exist_ok=True)
+    live = store.current_generation(settings.index)
+    known = store.read_manifest(live)
+    by_hash = {s.content_hash: sid for sid, s in known.items()}
+    failed: dict[str, str] = {}
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files.extend(f for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in exts)
+        else:
+            files.append(p)
+    copied: list[Path] = []
+    for f in files:
+        try:
+            src = read_source(f, max_bytes=int(settings.max_file_mb * 1e6))
+        except SourceError as err:
+            failed[f.name] = err.text()
+            continue
+        except FileNotFoundError:
+            failed[f.name] = SourceError("unreadable", name=f.name).text()
+            continue
+        if src.content_hash in by_hash:
+            failed[f.name] = SourceError("duplicate", name=f.name, existing=by_hash[src.content_hash]).text()
+            continue
+        dest = settings.sources / f"{src.source_id}{f.suffix.lower()}"
+        if dest.exists() and dest.resolve() != f.resolve():
+            failed[f.name] = SourceError("duplicate", name=f.name, existing=src.source_id).text()
+            continue
+        by_hash[src.content_hash] = src.source_id
+        if dest.resolve() != f.resolve():
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            shutil.copyfile(f, tmp)
+            os.replace(tmp, dest)
+            copied.append(dest)
+    try:
+        report = sync(settings, progress)
+    except BaseException:
+        for c in copied:  # nothing half-added: the files go when the index could not take them
+            c.unlink(missing_ok=True)
+        raise
+    report.failed.update(failed)
+    return report
+
+
+def add_text(settings: Settings, title: str, text: str, progress: Progress | None = None) -> SyncReport:
+    """Add pasted text as a Markdown source with a title, then sync."""
+    import tempfile
+
+    import yaml
+
+    sid = slugify(title) if slugify(title) != "source" else f"pasted-{int(time.time())}"
+    front = yaml.safe_dump({"title": title, "origin": "نص ملصق", "language": "ar"}, allow_unicode=True).strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{sid}.md"
+        path.write_text(f"---\n{front}\n---\n{text}\n", encoding="utf-8")
+        return add_files(settings, [path], progress)
+
+
+def remove_source(settings: Settings, source_id: str, progress: Progress | None = None) -> SyncReport:
+    """Delete a source's file from the sources folder and its chunks from the index."""
+    known = store.read_manifest(store.current_generation(settings.index))
+    if source_id not in known:
+        raise KeyError(source_id)
+    for path in discover(settings.sources):
+        if slugify(path.name) == source_id:
+            path.unlink()
+    return sync(settings, progress)

@@ -1,0 +1,91 @@
+"""Plain data passed between the library and its faces (CLI, web chat, evaluation runner)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source document as the index keeps it: cleaned text plus metadata."""
+
+    source_id: str
+    title: str
+    text: str
+    content_hash: str
+    origin: str = ""
+    date: str = ""
+    language: str = "ar"
+    added: str = ""
+    chunks: int = 0
+    path: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        """Metadata without the text, for listings."""
+        d = asdict(self)
+        d.pop("text")
+        return d
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A cited passage: ``quote == source.text[start:end]``."""
+
+    n: int
+    source_id: str
+    title: str
+    paragraph: int
+    start: int
+    end: int
+    quote: str
+    origin: str = ""
+    date: str = ""
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its scores (what the answerers choose from)."""
+
+    node_id: str
+    source_id: str
+    title: str
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    score: float
+    keyword_score: float = 0.0
+    dense_score: float = 0.0
+    origin: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The one answer object every face renders."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    resolved_question: str = ""
+    passages: tuple[Passage, ...] = field(default=(), repr=False)
+    confidence: float = 0.0
+    backend: str = "extractive"
+
+    def to_dict(self, with_passages: bool = False) -> dict[str, Any]:
+        """JSON-ready dict: ``answer``, ``refused``, ``citations`` and the rest."""
+        d: dict[str, Any] = {
+            "question": self.question,
+            "resolved_question": self.resolved_question or self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "confidence": round(self.confidence, 4),
+            "backend": self.backend,
+            "citations": [asdict(c) for c in self.citations],
+        }
+        if with_passages:
+            d["passages"] = [asdict(p) for p in self.passages]
+        return d

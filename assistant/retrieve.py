@@ -1,0 +1,179 @@
+"""Hybrid retrieval: BM25 over normalised, stemmed Arabic plus dense embeddings, fused by weighted scores.
+
+The fusion is written here rather than taken from llama-index's QueryFusionRetriever because the
+answerer needs each retriever's raw score (cosine similarity, keyword coverage) to decide whether the
+sources answer at all; the fused, min-max normalised score alone cannot tell that.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import bm25s
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.retrievers.bm25 import BM25Retriever
+
+from . import arabic, store
+from .config import Settings
+from .models import Passage, Source
+
+
+class _ArabicAnalyzer:
+    """Stands in for a PyStemmer object: bm25s calls ``stemWords`` on already-split tokens."""
+
+    def stemWords(self, tokens: list[str]) -> list[str]:  # noqa: N802 (PyStemmer's name)
+        return [arabic.stem(arabic.normalize(t)) for t in tokens]
+
+
+class ArabicBM25Retriever(BM25Retriever):
+    """llama-index's BM25 retriever with Arabic normalisation, stopwords and stemming on both sides."""
+
+    @classmethod
+    def from_texts(cls, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]], top_k: int) -> "ArabicBM25Retriever":
+        """Build the keyword index over chunks given as parallel lists."""
+        corpus = [dict(m, node_id=i, text=t) for i, t, m in zip(ids, texts, metadatas)]
+        bm = bm25s.BM25()
+        bm.index([arabic.analyze(t) or [""] for t in texts], show_progress=False)
+        bm.corpus = corpus
+        return cls(existing_bm25=bm, similarity_top_k=min(top_k, len(corpus)), stemmer=_ArabicAnalyzer())
+
+    @classmethod
+    def load(cls, path: Path, top_k: int) -> "ArabicBM25Retriever":
+        """Load a persisted keyword index."""
+        bm = bm25s.BM25.load(str(path), load_corpus=True)
+        return cls(existing_bm25=bm, similarity_top_k=min(top_k, len(bm.corpus)), stemmer=_ArabicAnalyzer())
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        tokens = arabic.analyze(query_bundle.query_str)
+        if not tokens:
+            return []
+        k = min(self.similarity_top_k, len(self.corpus))
+        docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False)
+        out = []
+        for doc, score in zip(docs[0], scores[0]):
+            if score <= 0:
+                continue
+            d = dict(doc) if isinstance(doc, dict) else dict(self.corpus[int(doc)])
+            node = TextNode(id_=d.pop("node_id"), text=d.pop("text"), metadata=d)
+            out.append(NodeWithScore(node=node, score=float(score)))
+        return out
+
+
+def build_keyword_state(collection: Any, path: Path) -> None:
+    """Rebuild and persist the BM25 state from every chunk in the Chroma collection."""
+    got = collection.get(include=["documents", "metadatas"])
+    ids, texts, metas = got["ids"], got["documents"] or [], got["metadatas"] or []
+    path.mkdir(parents=True, exist_ok=True)
+    keep = ("source_id", "title", "paragraph", "start", "end", "origin", "date", "chunk")
+    clean = [{k: m.get(k) for k in keep} for m in metas]
+    if not ids:
+        (path / "EMPTY").write_text("", encoding="utf-8")
+        return
+    ArabicBM25Retriever.from_texts(list(ids), list(texts), clean, top_k=10).persist(str(path))
+
+
+@dataclass
+class Hit:
+    """One chunk with its component scores before conversion to a Passage."""
+
+    node_id: str
+    text: str
+    meta: dict[str, Any]
+    keyword: float = 0.0
+    dense: float = 0.0
+    fused: float = 0.0
+
+
+class Index:
+    """The live index loaded for answering: sources, Chroma collection, BM25 state and embedding model."""
+
+    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
+        from .embedding import get_embed_model
+
+        self.settings = settings
+        gen = store.current_generation(settings.index)
+        if gen is None:
+            raise store.NoIndex()
+        self.generation = gen
+        self.sources: dict[str, Source] = store.read_manifest(gen)
+        self.embed_model = get_embed_model(settings.embed_model, settings.cache_dir, progress=progress)
+        self._client = store.chroma_client(gen, settings)
+        self._collection = self._client.get_or_create_collection(store.collection_name(settings), metadata={"hnsw:space": "cosine"})
+        bm_path = gen / "bm25"
+        self._bm25 = None if (bm_path / "EMPTY").exists() or not bm_path.exists() else ArabicBM25Retriever.load(bm_path, settings.candidates)
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """Number of chunks indexed."""
+        return int(self._collection.count())
+
+    def is_stale(self) -> bool:
+        """True when another writer has published a newer generation."""
+        return store.current_generation(self.settings.index) != self.generation
+
+    def keyword(self, question: str, k: int) -> list[Hit]:
+        """BM25 hits for a question."""
+        if self._bm25 is None:
+            return []
+        self._bm25.similarity_top_k = k
+        return [Hit(n.node.node_id, n.node.get_content(), dict(n.node.metadata), keyword=float(n.score or 0.0))
+                for n in self._bm25.retrieve(question)]
+
+    def dense(self, question: str, k: int) -> list[Hit]:
+        """Nearest chunks by embedding cosine similarity."""
+        n = self.size
+        if n == 0:
+            return []
+        with self._lock:  # the model is shared by every user; torch on 2 cores gains nothing from overlap
+            vec = self.embed_model.get_query_embedding(question)
+        res = self._collection.query(query_embeddings=[vec], n_results=min(k, n), include=["documents", "metadatas", "distances"])
+        hits = []
+        for i, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]):
+            hits.append(Hit(i, doc, dict(meta), dense=1.0 - float(dist)))
+        return hits
+
+    def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
+        """Top chunks for a question: ``mode`` is "hybrid", "keyword" or "dense"."""
+        k = k or self.settings.top_k
+        cand = self.settings.candidates
+        merged: dict[str, Hit] = {}
+        if mode in ("hybrid", "keyword"):
+            for h in self.keyword(question, cand):
+                merged[h.node_id] = h
+        if mode in ("hybrid", "dense"):
+            for h in self.dense(question, cand):
+                if h.node_id in merged:
+                    merged[h.node_id].dense = h.dense
+                else:
+                    merged[h.node_id] = h
+        hits = list(merged.values())
+        if not hits:
+            return []
+        kw_max = max(h.keyword for h in hits) or 1.0
+        dense_vals = [h.dense for h in hits if h.dense > 0]
+        d_lo, d_hi = (min(dense_vals), max(dense_vals)) if dense_vals else (0.0, 1.0)
+        wk, wd = self.settings.keyword_weight, self.settings.dense_weight
+        if mode == "keyword":
+            wk, wd = 1.0, 0.0
+        elif mode == "dense":
+            wk, wd = 0.0, 1.0
+        for h in hits:
+            kw = h.keyword / kw_max
+            dn = (h.dense - d_lo) / (d_hi - d_lo) if d_hi > d_lo and h.dense > 0 else (1.0 if h.dense > 0 else 0.0)
+            h.fused = (wk * kw + wd * dn) / ((wk + wd) or 1.0)
+        hits.sort(key=lambda h: h.fused, reverse=True)
+        return [self._passage(h) for h in hits[:k]]
+
+    def _passage(self, h: Hit) -> Passage:
+        m = h.meta
+        src = self.sources.get(str(m.get("source_id")))
+        return Passage(
+            node_id=h.node_id, source_id=str(m.get("source_id")), title=src.title if src else str(m.get("title", "")),
+            paragraph=int(m.get("paragraph", 0)), start=int(m.get("start", 0)), end=int(m.get("end", 0)), text=h.text,
+            score=h.fused, keyword_score=h.keyword, dense_score=h.dense,
+            origin=src.origin if src else str(m.get("origin", "")), date=src.date if src else str(m.get("date", "")),
+        )

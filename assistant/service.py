@@ -1,0 +1,84 @@
+"""The assistant as one object every face shares: one model and one index per process, thread-safe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import chat, ingest, store
+from .answer import ExtractiveAnswerer, validate_question
+from .config import Settings, load_settings
+from .models import Answer, Source
+
+Progress = Callable[[str], None]
+
+
+class Assistant:
+    """Ask questions, add and remove sources; reloads the index when a newer generation is published."""
+
+    def __init__(self, settings: Settings | None = None, progress: Progress | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._progress = progress
+        self._lock = threading.RLock()
+        self._index = None
+        self._answerer: ExtractiveAnswerer | None = None
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        from .retrieve import Index
+
+        with self._lock:
+            if self._index is None or self._index.is_stale():
+                self._index = Index(self.settings, progress=self._progress)
+                self._answerer = ExtractiveAnswerer(self._index)
+            return self._index, self._answerer
+
+    @property
+    def index(self):  # type: ignore[no-untyped-def]
+        """The loaded index (loading it on first use)."""
+        return self._load()[0]
+
+    def ask(self, question: str, history: list[str] | None = None, mode: str = "hybrid") -> Answer:
+        """Answer a question (a follow-up is resolved against ``history``, earlier questions first)."""
+        q = validate_question(question, self.settings.max_question_chars)
+        resolved = chat.resolve(q, history or [])
+        index, answerer = self._load()
+        passages = index.search(resolved, k=self.settings.top_k, mode=mode)
+        answer = answerer.answer(q, passages, resolved=resolved)
+        if self.settings.answerer == "llm":
+            from .llm import generate
+
+            answer = generate(self.settings, answer, passages, index.sources)
+        return answer
+
+    def sources(self) -> list[Source]:
+        """Indexed sources, by id."""
+        gen = store.current_generation(self.settings.index)
+        return sorted(store.read_manifest(gen).values(), key=lambda s: s.source_id)
+
+    def source(self, source_id: str) -> Source | None:
+        """One indexed source with its text, or None."""
+        return store.read_manifest(store.current_generation(self.settings.index)).get(source_id)
+
+    def sync(self, progress: Progress | None = None) -> ingest.SyncReport:
+        """Sync the sources folder into the index."""
+        return ingest.sync(self.settings, progress or self._progress)
+
+    def add_files(self, paths: list[Path], progress: Progress | None = None) -> ingest.SyncReport:
+        """Add files; answerable as soon as this returns."""
+        return ingest.add_files(self.settings, paths, progress or self._progress)
+
+    def add_text(self, title: str, text: str, progress: Progress | None = None) -> ingest.SyncReport:
+        """Add pasted text under a title."""
+        return ingest.add_text(self.settings, title, text, progress or self._progress)
+
+    def remove(self, source_id: str, progress: Progress | None = None) -> ingest.SyncReport:
+        """Remove a source from the folder and the index."""
+        return ingest.remove_source(self.settings, source_id, progress or self._progress)
+
+    def warm_up(self) -> float:
+        """Load the model and the index now; returns the seconds it took."""
+        t0 = time.perf_counter()
+        self._load()
+        return time.perf_counter() - t0

@@ -1,0 +1,176 @@
+"""Reading source documents: decode, extract the main text, clean, validate, give a stable id and hash."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .models import Source
+
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_CODE_CHARS = re.compile(r"[{}();=<>\[\]]")
+_CODE_WORDS = re.compile(r"\b(function|var|let|const|return|window|document|googletag|adsbygoogle|push|display)\b|=>|\(\)")
+
+
+class SourceError(Exception):
+    """A source that cannot be added, with the key of its Arabic message and the values for it."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    def text(self) -> str:
+        """The Arabic message for this error."""
+        from .messages import message
+
+        return message(f"source_{self.key}", **self.values)
+
+
+def slugify(name: str) -> str:
+    """A stable, file-system and URL safe id from a file name (Arabic letters kept)."""
+    name = unicodedata.normalize("NFC", Path(name).stem).strip().lower()
+    name = re.sub(r"[^\w.-]+", "-", name, flags=re.UNICODE).strip("-._")
+    return name[:80] or "source"
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the cleaned text (identical content under another name is a duplicate)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def is_code_line(line: str) -> bool:
+    """True for a line that is script or markup residue rather than prose (a general rule, no list of ads)."""
+    stripped = line.strip()
+    if not stripped:
+        return False
+    letters = [c for c in stripped if c.isalpha()]
+    arabic = sum(1 for c in letters if _ARABIC.match(c))
+    if letters and arabic / len(letters) > 0.3:
+        return False
+    code_marks = len(_CODE_CHARS.findall(stripped))
+    return code_marks >= 3 or (code_marks >= 1 and _CODE_WORDS.search(stripped) is not None)
+
+
+def clean_text(text: str) -> str:
+    """Normalise line ends and Unicode form, drop script residue lines, squeeze blank runs."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\ufeff", "").replace("\u00a0", " ")
+    lines = [ln.rstrip() for ln in text.split("\n") if not is_code_line(ln)]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Separate YAML front matter (``---`` block at the top) from the body."""
+    m = FRONT_MATTER.match(text.lstrip("\ufeff"))
+    if not m:
+        return {}, text
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError:
+        return {}, text
+    if not isinstance(meta, dict):
+        return {}, text
+    return meta, text.lstrip("\ufeff")[m.end():]
+
+
+def decode_bytes(data: bytes) -> str:
+    """Decode text bytes: BOMs first, then UTF-8, then the legacy Arabic code pages."""
+    from .encodings import decode
+
+    return decode(data)
+
+
+def _read_text(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
+    return split_front_matter(decode_bytes(data))
+
+
+READERS: dict[str, Callable[[Path, bytes], tuple[dict[str, Any], str]]] = {
+    ".txt": _read_text,
+    ".md": _read_text,
+    ".markdown": _read_text,
+}
+
+
+def supported_extensions() -> list[str]:
+    """File extensions that can be added as sources."""
+    from . import formats  # noqa: F401  (registers the richer readers)
+
+    return sorted(READERS)
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return "" if value is None else str(value).strip()
+
+
+def read_source(path: Path, max_bytes: int | None = None, source_id: str | None = None) -> Source:
+    """Read one file into a ``Source``, or raise ``SourceError`` with a reason a person can act on."""
+    supported_extensions()
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in READERS:
+        raise SourceError("unsupported", name=path.name, formats="، ".join(sorted(READERS)))
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise SourceError("unreadable", name=path.name) from None
+    if max_bytes is not None and size > max_bytes:
+        raise SourceError("too_large", name=path.name, size_mb=round(size / 1e6, 1), limit_mb=round(max_bytes / 1e6, 1))
+    data = path.read_bytes()
+    if not data.strip():
+        raise SourceError("empty", name=path.name)
+    try:
+        meta, body = READERS[ext](path, data)
+    except SourceError as err:
+        err.values.setdefault("name", path.name)
+        raise
+    return make_source(body, meta, source_id or slugify(path.name), origin=path.name, path=str(path))
+
+
+def make_source(body: str, meta: dict[str, Any], source_id: str, origin: str = "", path: str = "") -> Source:
+    """Build a ``Source`` from extracted text and metadata, validating that real text remains."""
+    text = clean_text(body)
+    letters = sum(1 for c in text if c.isalpha())
+    if letters < 3:
+        raise SourceError("no_text", name=origin or source_id)
+    title = _as_str(meta.get("title")) or _first_line(text) or source_id
+    return Source(
+        source_id=source_id,
+        title=title,
+        text=text,
+        content_hash=content_hash(text),
+        origin=_as_str(meta.get("url") or meta.get("origin")) or origin,
+        date=_as_str(meta.get("date")),
+        language=_as_str(meta.get("language")) or "ar",
+        path=path,
+    )
+
+
+def _first_line(text: str) -> str:
+    line = text.split("\n", 1)[0].strip()
+    return line if len(line) <= 80 else line[:77].rsplit(" ", 1)[0] + "…"
+
+
+def discover(folder: Path) -> list[Path]:
+    """Source files in ``folder`` (recursively), in a stable order, hidden files and READMEs skipped."""
+    if not folder.is_dir():
+        return []
+    exts = set(supported_extensions())
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.suffix.lower() in exts and not any(part.startswith(".") for part in p.relative_to(folder).parts):
+            if p.name.lower() in {"readme.md", "readme.txt"}:
+                continue
+            out.append(p)
+    return out

@@ -1,0 +1,157 @@
+"""The index on disk: generations swapped atomically, a writer lock, the Chroma store and the manifest.
+
+Layout of ``index/``::
+
+    CURRENT            name of the live generation (replaced atomically with os.replace)
+    gen-<stamp>/       chroma/ (vector store), docstore.json, bm25/ (keyword state), sources.json, COMPLETE
+    .lock              held by the one writer
+
+A writer copies the live generation, changes the copy and only then points CURRENT at it, so a crash
+at any moment leaves the previous generation answering; the next run deletes the unfinished copy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+from .models import Source
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+CURRENT = "CURRENT"
+COMPLETE = "COMPLETE"
+
+
+class IndexBusy(Exception):
+    """Another process is writing the index."""
+
+
+class NoIndex(Exception):
+    """No index has been built yet."""
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation folder, or None when no complete index exists."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    gen = index_dir / name
+    return gen if (gen / COMPLETE).is_file() else None
+
+
+@contextmanager
+def writer_lock(index_dir: Path, wait: float = 30.0) -> Iterator[None]:
+    """Hold the index's writer lock (waits up to ``wait`` seconds, then raises IndexBusy)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a+") as fh:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise IndexBusy() from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a small file so that readers see either the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def new_generation(index_dir: Path) -> Path:
+    """A fresh working copy of the live generation (or an empty folder), not yet live."""
+    cleanup(index_dir)
+    stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
+    work = index_dir / f".work-gen-{stamp}"
+    live = current_generation(index_dir)
+    if live is not None:
+        shutil.copytree(live, work, ignore=shutil.ignore_patterns(COMPLETE))
+    else:
+        work.mkdir(parents=True)
+    return work
+
+
+def publish(index_dir: Path, work: Path) -> Path:
+    """Make a finished working copy the live generation, atomically; keep one previous generation."""
+    (work / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S"), encoding="utf-8")
+    for f in work.rglob("*"):
+        if f.is_file():
+            with open(f, "rb+") as fh:
+                os.fsync(fh.fileno())
+    final = index_dir / work.name.replace(".work-", "")
+    os.replace(work, final)
+    _fsync_dir(index_dir)
+    previous = current_generation(index_dir)
+    write_atomic(index_dir / CURRENT, final.name)
+    for gen in index_dir.glob("gen-*"):
+        if gen not in (final, previous):
+            shutil.rmtree(gen, ignore_errors=True)
+    return final
+
+
+def cleanup(index_dir: Path) -> None:
+    """Delete working copies left by an interrupted writer (call under the writer lock)."""
+    for work in index_dir.glob(".work-gen-*"):
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def chroma_client(gen: Path, settings: Any):  # type: ignore[no-untyped-def]
+    """A Chroma client: embedded under the generation folder, or the configured Chroma server."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    return chromadb.PersistentClient(path=str(gen / "chroma"), settings=chroma_settings)
+
+
+def collection_name(settings: Any) -> str:
+    """The Chroma collection name for these settings (the embedding model is part of it)."""
+    import re
+
+    model = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.embed_model).strip("-._")[-40:] or "model"
+    return f"{settings.collection}-{model}"[:200]
+
+
+def read_manifest(gen: Path | None) -> dict[str, Source]:
+    """Sources kept by a generation, by id (text included)."""
+    if gen is None or not (gen / "sources.json").is_file():
+        return {}
+    data = json.loads((gen / "sources.json").read_text(encoding="utf-8"))
+    return {d["source_id"]: Source(**d) for d in data.get("sources", [])}
+
+
+def write_manifest(gen: Path, sources: dict[str, Source], extra: dict[str, Any]) -> None:
+    """Write the manifest of a working generation."""
+    payload = {"sources": [asdict(s) for s in sorted(sources.values(), key=lambda s: s.source_id)], **extra}
+    (gen / "sources.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")

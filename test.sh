@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One command: set everything up (browser included), run the test suite, then gate on the article eval.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/setup.sh --test
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then echo "pytest collected no tests: failing." >&2; exit 1; fi
+[ "$rc" = 0 ] || exit "$rc"
+echo "Article evaluation (gated on evals/thresholds.yaml):"
+exec .venv/bin/assistant eval evals/article.yaml
