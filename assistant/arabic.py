@@ -177,7 +177,10 @@ def contains_fact(text: str, fact: str) -> bool:
         return False
     # allow an attached proclitic (و ب ل ف ك ال) before the first word of the fact
     tail = "" if needle[-1].isdigit() else r"\w{0,2}"  # short suffixes: اجتماع / اجتماعا
-    pattern = r"(?:^|\s)(?:[وفبلك]?(?:ال)?)" + re.escape(needle) + tail + r"(?=\s|$)"
+    body = re.escape(needle)
+    if needle.startswith("ال"):  # ل + ال is written لل: "للحرس" holds "الحرس"
+        body = f"(?:{body}|ل{re.escape(needle[1:])})"
+    pattern = r"(?:^|\s)(?:[وف]?[بلك]?(?:ال)?)" + body + tail + r"(?=\s|$)"
     return re.search(pattern, hay) is not None
 
 

@@ -51,7 +51,9 @@ def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str,
     found: dict[str, Source] = {}
     failed: dict[str, str] = {}
     by_hash: dict[str, str] = {}
-    for path in discover(settings.sources):
+    # already-indexed files first, then oldest first: the later copy is the one called a duplicate
+    paths = sorted(discover(settings.sources), key=lambda p: (slugify(p.name) not in known, p.stat().st_mtime, p.name))
+    for path in paths:
         sid = slugify(path.name)
         try:
             src = read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=sid)

@@ -1,0 +1,70 @@
+"""Shared fixtures: real Chroma stores in tmp_path, the hash embedding by default, the real model on demand."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = ROOT / "sources" / "interpol-marrakech-2025.md"
+ARTICLE_ID = "interpol-marrakech-2025"
+
+
+def make_settings(home: Path, embed_model: str = "hash", **overrides):  # type: ignore[no-untyped-def]
+    """Settings rooted in ``home`` (its own sources/ and index/), prompts from the repository."""
+    from assistant.config import load_settings
+
+    (home / "sources").mkdir(parents=True, exist_ok=True)
+    return load_settings(home=home, prompts_dir=ROOT / "prompts", embed_model=embed_model,
+                         cache_dir=model_cache(), **overrides)
+
+
+def model_cache() -> Path:
+    """Where prepared models are cached across test runs (ASSISTANT_CACHE_DIR or the user cache)."""
+    env = os.environ.get("ASSISTANT_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "arabic-assistant"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty project home with a sources/ folder."""
+    (tmp_path / "sources").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def settings(home: Path):  # type: ignore[no-untyped-def]
+    """Settings on an empty home, hash embedding (fast, deterministic)."""
+    return make_settings(home)
+
+
+@pytest.fixture
+def article_home(home: Path) -> Path:
+    """A home whose sources/ holds the article."""
+    shutil.copy(ARTICLE, home / "sources" / ARTICLE.name)
+    return home
+
+
+@pytest.fixture(scope="session")
+def real_assistant(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The article indexed with the real default embedding model (built once per test session)."""
+    from assistant.ingest import sync
+    from assistant.service import Assistant
+
+    home = tmp_path_factory.mktemp("real")
+    (home / "sources").mkdir()
+    shutil.copy(ARTICLE, home / "sources" / ARTICLE.name)
+    s = make_settings(home, embed_model="e5-small")
+    sync(s)
+    return Assistant(s)

@@ -1,0 +1,86 @@
+"""The Arabic text rules: normalisation, digit folding, splitting with exact offsets, fact matching."""
+
+from __future__ import annotations
+
+from assistant import arabic
+from assistant.chunking import split_spans
+from assistant.sources import clean_text, is_code_line, read_source
+
+from conftest import ARTICLE
+
+
+def test_normalize_unifies_alef_strips_marks_and_folds():
+    assert arabic.normalize("أإآٱ") == "اااا"
+    assert arabic.normalize("شكّل تتويجًا") == "شكل تتويجا"
+    assert arabic.normalize("الجمعيـــة") == "الجمعيه"
+    assert arabic.normalize("مستشفى") == "مستشفي"
+    assert arabic.normalize("مدرسة", fold=False) == "مدرسة"
+
+
+def test_digits_fold_for_matching_only():
+    assert arabic.fold_digits("٢٤ و٢٧ نونبر ٢٠٢٥") == "24 و27 نونبر 2025"
+    assert arabic.words("١٨١ دولة") == ["181", "دوله"]
+
+
+def test_over_normalising_is_avoided():
+    # different words must stay different after normalisation
+    assert arabic.normalize("دولة") != arabic.normalize("دول")
+    assert arabic.normalize("علم") != arabic.normalize("عالم")
+    assert arabic.stem(arabic.normalize("الدول")) == arabic.stem(arabic.normalize("دولة"))
+
+
+def test_sentences_end_at_arabic_and_latin_punctuation_not_decimals():
+    text = "هل شاركت الدول؟ نعم، شاركت 181 دولة. بلغت النسبة 3.5 بالمئة! انتهى"
+    spans = arabic.sentence_spans(text)
+    parts = [text[s:e] for s, e in spans]
+    assert parts == ["هل شاركت الدول؟", "نعم، شاركت 181 دولة.", "بلغت النسبة 3.5 بالمئة!", "انتهى"]
+
+
+def test_clauses_split_at_arabic_comma_and_semicolon():
+    text = "أولًا، جاء الوفد؛ ثم بدأ الاجتماع"
+    assert [text[s:e] for s, e in arabic.clause_spans(text, 0, len(text))] == ["أولًا،", "جاء الوفد؛", "ثم بدأ الاجتماع"]
+
+
+def test_stopwords_and_stemming_in_analyze():
+    toks = arabic.analyze("كم عدد الدول التي شاركت في الجمعية العامة؟")
+    assert "كم" not in toks and "في" not in toks and "التي" not in toks
+    assert arabic.stem("شاركت") in toks
+
+
+def test_contains_fact_is_normalised_and_word_aligned():
+    assert arabic.contains_fact("مشاركة من 181 دولة", "١٨١")
+    assert arabic.contains_fact("المنعقدة بمدينة مراكش", "مراكش")
+    assert arabic.contains_fact("أكثر من 43 اجتماعًا", "43 اجتماعا")
+    assert not arabic.contains_fact("مشاركة من 1810 دولة", "181")
+
+
+def test_script_line_removed_by_general_rule():
+    assert is_code_line("googletag.cmd.push(function() { googletag.display('div-gpt-ad-1'); });")
+    assert is_code_line("window.dataLayer = window.dataLayer || [];")
+    assert not is_code_line("وشهدت هذه الدورة مشاركة 181 دولة (عضوًا) في الإنتربول.")
+    assert not is_code_line("The meeting (in Marrakech) ended.")
+    assert "googletag" not in clean_text(ARTICLE.read_text(encoding="utf-8"))
+
+
+def test_article_is_read_with_front_matter_and_cleaned():
+    src = read_source(ARTICLE)
+    assert src.title.startswith("المغرب يحتضن")
+    assert src.date == "2025-11-24"
+    assert "googletag" not in src.text and "---" not in src.text
+    assert src.text.count("\n") == 6  # seven paragraphs
+
+
+def test_every_chunk_is_an_exact_slice_inside_one_paragraph():
+    src = read_source(ARTICLE)
+    paragraphs = arabic.paragraph_spans(src.text)
+    spans = split_spans(src.text, max_words=45)
+    assert len(spans) >= 7
+    covered = 0
+    for sp in spans:
+        ps, pe = paragraphs[sp.paragraph - 1]
+        assert ps <= sp.start < sp.end <= pe
+        chunk = src.text[sp.start:sp.end]
+        assert chunk == chunk.strip()
+        assert len(arabic.words(chunk)) <= 45 or "،" not in chunk
+        covered += len(arabic.words(chunk))
+    assert covered == len(arabic.words(src.text))  # nothing lost, nothing doubled

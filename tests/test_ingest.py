@@ -1,0 +1,107 @@
+"""Ingestion: idempotent sync, changed and removed documents, exact citations, atomic generations."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from assistant import store
+from assistant.hashembed import HashEmbedding
+from assistant.ingest import sync
+from assistant.service import Assistant
+
+from conftest import ARTICLE, ARTICLE_ID, make_settings
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count every text embedded through the hash model."""
+    calls = {"texts": 0}
+    original = HashEmbedding._get_text_embeddings
+
+    def counting(self, texts):
+        calls["texts"] += len(texts)
+        return original(self, texts)
+
+    monkeypatch.setattr(HashEmbedding, "_get_text_embeddings", counting)
+    return calls
+
+
+def test_second_sync_embeds_nothing(article_home, counted):
+    s = make_settings(article_home)
+    first = sync(s)
+    assert first.added == [ARTICLE_ID] and first.embedded >= 7
+    assert counted["texts"] == first.embedded
+    gen = store.current_generation(s.index)
+    second = sync(s)
+    assert second.unchanged == [ARTICLE_ID] and not second.touched
+    assert second.embedded == 0 and counted["texts"] == first.embedded
+    assert store.current_generation(s.index) == gen
+
+
+def test_changed_document_is_replaced_and_removed_one_deleted(article_home, counted):
+    s = make_settings(article_home)
+    sync(s)
+    extra = article_home / "sources" / "note.md"
+    extra.write_text("---\ntitle: ملاحظة\n---\nبلغ عدد المتطوعين في التنظيم ثلاثمئة وخمسين متطوعًا.\n", encoding="utf-8")
+    report = sync(s)
+    assert report.added == ["note"] and report.unchanged == [ARTICLE_ID]
+    a = Assistant(s)
+    assert not a.ask("كم بلغ عدد المتطوعين في التنظيم؟").refused
+
+    extra.write_text("---\ntitle: ملاحظة\n---\nافتتح المعرض الدولي للكتاب أبوابه في الرباط يوم الخميس.\n", encoding="utf-8")
+    report = sync(s)
+    assert report.changed == ["note"]
+    a = Assistant(s)
+    assert a.ask("كم بلغ عدد المتطوعين في التنظيم؟").refused
+    ans = a.ask("أين افتتح المعرض الدولي للكتاب؟")
+    assert not ans.refused and ans.citations[0].source_id == "note"
+
+    extra.unlink()
+    report = sync(s)
+    assert report.removed == ["note"]
+    a = Assistant(s)
+    assert [src.source_id for src in a.sources()] == [ARTICLE_ID]
+    assert a.ask("أين افتتح المعرض الدولي للكتاب؟").refused
+
+
+def test_citations_are_exact_slices_of_the_kept_text(article_home):
+    s = make_settings(article_home)
+    sync(s)
+    a = Assistant(s)
+    questions = ["كم عدد الدول التي شاركت في الجمعية العامة؟", "مع من وقّع المغرب مذكرتي تفاهم؟",
+                 "كم اجتماعا ثنائيا أجرى المدير العام؟", "ما الوسام الذي منحته الشرطة الإسبانية؟"]
+    seen = 0
+    for q in questions:
+        ans = a.ask(q)
+        for c in ans.citations:
+            src = a.source(c.source_id)
+            assert src is not None and src.text[c.start:c.end] == c.quote and c.quote
+            assert c.quote in ans.text and f"[{c.n}]" in ans.text
+            seen += 1
+    assert seen >= 3
+    # the index keeps the text: the original file may go away and citations still resolve
+    (article_home / "sources" / ARTICLE.name).rename(article_home / "moved.md")
+    assert a.source(ARTICLE_ID) is not None
+
+
+def test_interrupted_writer_leaves_previous_generation_live(article_home):
+    s = make_settings(article_home)
+    sync(s)
+    live = store.current_generation(s.index)
+    work = store.new_generation(s.index)  # a writer that died before publishing
+    assert work.exists() and store.current_generation(s.index) == live
+    assert not Assistant(s).ask("كم عدد الدول التي شاركت في الجمعية العامة؟").refused
+    (article_home / "sources" / "late.md").write_text("انطلقت قافلة طبية نحو القرى الجبلية في إقليم أزيلال.", encoding="utf-8")
+    sync(s)  # the next run cleans the leftover copy and completes
+    assert not work.exists()
+    assert not Assistant(s).ask("إلى أين انطلقت القافلة الطبية؟").refused
+
+
+def test_duplicate_content_under_another_name_is_reported(article_home):
+    s = make_settings(article_home)
+    shutil.copy(ARTICLE, article_home / "sources" / "copy-of-article.md")
+    report = sync(s)
+    assert len(report.added) == 1 and "copy-of-article.md" in report.failed
+    assert "مطابق" in report.failed["copy-of-article.md"]
