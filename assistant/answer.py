@@ -77,6 +77,8 @@ class ExtractiveAnswerer:
     def __init__(self, index: "Index") -> None:
         self.index = index
         self.settings = index.settings
+        self._para_terms: dict[tuple[str, int], set[str]] = {}
+        self._doc_terms: dict[str, set[str]] = {}
 
     @cached_property
     def _idf(self) -> dict[str, float]:
@@ -101,7 +103,19 @@ class ExtractiveAnswerer:
         total = sum(self._weight(t) for t in terms)
         return sum(self._weight(t) for t in terms if t in context_terms) / total
 
+    def _document_terms(self, source_id: str) -> set[str]:
+        if source_id not in self._doc_terms:
+            src = self.index.sources.get(source_id)
+            self._doc_terms[source_id] = set(arabic.analyze(src.text)) if src else set()
+        return self._doc_terms[source_id]
+
     def _paragraph_terms(self, p: Passage) -> set[str]:
+        key = (p.source_id, p.paragraph)
+        if key not in self._para_terms:
+            self._para_terms[key] = self._compute_paragraph_terms(p)
+        return self._para_terms[key]
+
+    def _compute_paragraph_terms(self, p: Passage) -> set[str]:
         src = self.index.sources.get(p.source_id)
         if src is None:
             return set(arabic.analyze(p.text))
@@ -145,7 +159,9 @@ class ExtractiveAnswerer:
                 continue
             s, e, typed = self._best_window(p, text, terms, qtype, qwords)
             context = self._paragraph_terms(p)
-            cov = self.coverage(terms, context | set(arabic.analyze(text[p.start:p.end])))
+            local = self.coverage(terms, context | set(arabic.analyze(text[p.start:p.end])))
+            # terms found elsewhere in the same document (its topic: "الجمعية العامة") earn half credit
+            cov = local + 0.5 * (self.coverage(terms, self._document_terms(p.source_id) | context) - local)
             dense = _dense_confidence(p.dense_score)
             score = 0.55 * cov + 0.45 * dense + 0.05 * p.score - 0.02 * rank
             if not typed:

@@ -97,7 +97,10 @@ def stem(token: str) -> str:
     """Stem one normalised token with the Snowball Arabic stemmer; digits and Latin pass through."""
     if not token or token.isdigit() or token.isascii():
         return token
-    return normalize(_stemmer().stemWord(token))
+    st = normalize(_stemmer().stemWord(token))
+    # one derivational prefix (م ت ا ي ن) is dropped from longer stems, so مشاركة/شاركت and
+    # المنعقدة/انعقدت meet; applied on both sides of every comparison, so it only merges, never splits
+    return st[1:] if len(st) > 4 and st[0] in "امتين" else st
 
 
 def analyze(text: str, keep_stopwords: bool = False) -> list[str]:
@@ -195,12 +198,13 @@ def share(tokens: Iterable[str], other: Iterable[str]) -> float:
 
 # Common first names and name particles: an identity question ("من هو ...؟", "ما اسم ...؟") is
 # only answered by a passage that names someone, and without a named-entity model this list is the
-# signal that a passage holds a name rather than a role description.
+# signal that a passage holds a name rather than a role description. Names that are also common
+# words after normalisation (علي = على, نور = light) are left out on purpose.
 NAME_PARTS = {
-    "محمد", "احمد", "محمود", "مصطفي", "علي", "حسن", "حسين", "عمر", "عثمان", "خالد", "يوسف", "ابراهيم",
+    "محمد", "احمد", "محمود", "مصطفي", "حسن", "حسين", "عمر", "عثمان", "خالد", "يوسف", "ابراهيم",
     "اسماعيل", "سعيد", "سعد", "عبد", "عبدالله", "عبدالرحمن", "عبداللطيف", "عبدالعزيز", "عبدالحق",
     "عبدالحميد", "عبدالكريم", "فاطمه", "عايشه", "خديجه", "مريم", "زينب", "سلمي", "ليلي", "ناديه",
-    "امينه", "حسنا", "نور", "رشيد", "مراد", "كريم", "طارق", "نبيل", "جمال", "هشام", "عادل", "فيصل",
+    "امينه", "حسنا", "رشيد", "مراد", "كريم", "طارق", "نبيل", "جمال", "هشام", "عادل", "فيصل",
     "سلمان", "ناصر", "منصور", "حمد", "راشد", "زايد", "تميم", "طلال", "وليد", "سامي", "رامي", "بن",
     "ابن", "ابو", "بنت", "السيد", "السيده", "الدكتور", "الجنرال", "اللواء", "العقيد", "المستشار",
     "جون", "جورج", "ميشيل", "ماري", "بيتر", "دافيد", "ديفيد", "فرانسوا", "جاك", "يورغن", "فالديسي",
@@ -209,8 +213,11 @@ NAME_PARTS = {
 
 def has_name(tokens: Iterable[str]) -> bool:
     """True when normalised tokens hold a personal name signal (a first name, a name particle, a title)."""
+    stops = stopwords()
     for t in tokens:
         core = t[1:] if t[:1] in {"و", "ل", "ب"} and t[1:] in NAME_PARTS else t
+        if core in stops or t in stops:
+            continue
         if core in NAME_PARTS or core.startswith("عبد") and len(core) > 4:
             return True
     return False

@@ -1,42 +1,660 @@
-"""Readers for rich document formats (HTML, DOCX, PDF), registered into ``sources.READERS``."""
+"""Readers for rich document formats (HTML, Markdown, DOCX, PDF), registered into ``sources.READERS``.
+
+Every reader takes ``(path, data)`` and returns ``(metadata, text)``, or raises ``SourceError`` with a
+reason a person can act on (``corrupt``, ``encrypted``, ``scanned``, ``garbled``, ``no_text``); no other
+exception leaves a reader.
+
+PDF text is rebuilt from the glyphs and their positions, because a PDF stores Arabic as it is *shown*:
+glyphs left to right (visual order), often as presentation forms (U+FB50-U+FEFF). ``visual_to_logical``
+turns each line back into the order it is read and written in (logical order), numbers and Latin
+words kept left to right, mirrored brackets swapped back, presentation forms mapped to plain letters.
+"""
 
 from __future__ import annotations
 
+import bisect
+import io
+import logging
 import re
+import unicodedata
+import zipfile
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from .sources import READERS, SourceError, decode_bytes, split_front_matter
 
-_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "button", "template")
-_DROP_HINTS = re.compile(r"share|social|advert|\bads?\b|banner|promo|related|comment|cookie|newsletter|breadcrumb|menu|sidebar|footer|nav", re.I)
-_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt", "figcaption")
+# ---------------------------------------------------------------------------------------------- HTML
+
+_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "button",
+              "template", "object", "embed", "canvas", "select", "dialog", "input", "textarea", "link", "meta")
+# class / id / role words that mark page furniture rather than the article
+_JUNK_WORDS = {"share", "sharing", "sharer", "social", "ad", "ads", "advert", "adverts", "advertisement", "adsbygoogle",
+               "adslot", "sponsor", "sponsored", "banner", "promo", "related", "comment", "comments", "cookie",
+               "cookies", "consent", "newsletter", "breadcrumb", "breadcrumbs", "menu", "sidebar", "footer", "nav",
+               "navbar", "navigation", "popup", "modal", "subscribe", "subscription", "tags", "toolbar", "widget",
+               "outbrain", "taboola", "dfp", "gpt"}
+_BLOCK_TAGS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
+               "blockquote", "pre", "table", "tr", "dd", "dt", "dl", "figure", "figcaption", "header", "address", "hr")
+_CELL_TAGS = ("td", "th")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._-]+)""", re.I)
+_DATE_META = ("article:published_time", "og:published_time", "datePublished", "pubdate", "publishdate", "date",
+              "dc.date", "DC.date.issued", "article:modified_time")
+
+
+def _is_junk(tag) -> bool:  # type: ignore[no-untyped-def]
+    words = " ".join([*(tag.get("class") or []), tag.get("id") or "", tag.get("role") or ""])
+    parts = {w for w in re.split(r"[\s_\-:]+", words.lower()) if w}
+    return bool(parts & _JUNK_WORDS) or tag.get("role") in ("navigation", "banner", "complementary", "contentinfo")
 
 
 def read_html(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
     """Main text of an HTML page: scripts, styles, navigation, share buttons and ad blocks removed."""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, Comment, NavigableString
 
-    soup = BeautifulSoup(decode_bytes(data), "html.parser")
+    from .encodings import decode
+
+    m = _META_CHARSET.search(data[:4096])
+    text = decode(data, declared=m.group(1).decode("ascii", "ignore") if m else None)
+    try:
+        soup = BeautifulSoup(text, "html.parser")
+    except Exception:  # noqa: BLE001 - html.parser rarely fails, but a reader must never crash a batch
+        raise SourceError("corrupt") from None
     meta: dict[str, Any] = {}
-    if soup.title and soup.title.get_text(strip=True):
+    og_title = soup.find("meta", property="og:title")
+    if og_title and og_title.get("content", "").strip():
+        meta["title"] = og_title["content"].strip()
+    elif soup.title and soup.title.get_text(strip=True):
         meta["title"] = soup.title.get_text(strip=True)
-    for name in ("og:url", "canonical"):
-        tag = soup.find("meta", property=name) or soup.find("link", rel=name)
+    for tag in (soup.find("meta", property="og:url"), soup.find("link", rel="canonical")):
         if tag and (tag.get("content") or tag.get("href")):
-            meta["url"] = tag.get("content") or tag.get("href")
+            meta["url"] = (tag.get("content") or tag.get("href")).strip()
+            break
+    date = _html_date(soup)
+    if date:
+        meta["date"] = date
+    for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        c.extract()
     for tag in soup(_DROP_TAGS):
         tag.decompose()
-    for tag in soup.find_all(True):
-        if tag.attrs is None:
+    body = soup.body or soup
+    total = len(body.get_text(" ", strip=True)) or 1
+    for tag in body.find_all(True):
+        if getattr(tag, "decomposed", False) or tag.attrs is None or tag.name in ("body", "html"):
             continue
-        hints = " ".join([*(tag.get("class") or []), tag.get("id") or "", tag.get("role") or ""])
-        if hints.strip() and _DROP_HINTS.search(hints) and tag.name not in ("html", "body", "main", "article"):
+        # page furniture by its class or role, unless it holds most of the page's text (a badly named wrapper)
+        if _is_junk(tag) and len(tag.get_text(" ", strip=True)) < 0.5 * total:
             tag.decompose()
-    root = soup.find("article") or soup.find("main") or soup.body or soup
-    blocks = [b.get_text(" ", strip=True) for b in root.find_all(_BLOCKS)]
-    text = "\n\n".join(b for b in blocks if b) or root.get_text("\n", strip=True)
-    return meta, re.sub(r"[ \t]+", " ", text)
+    candidates = body.find_all(["article", "main"]) or [body]
+    root = max(candidates, key=lambda t: len(t.get_text(" ", strip=True)))
+    for node in root.find_all(string=True):
+        if not isinstance(node, Comment) and node.parent is not None and node.parent.name != "pre":
+            node.replace_with(NavigableString(re.sub(r"\s+", " ", str(node))))
+    for br in root.find_all("br"):
+        br.replace_with("\n")
+    for tag in root.find_all(_CELL_TAGS):
+        tag.insert_after(" | ")
+    for tag in root.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n\n")
+        tag.insert_after("\n\n")
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", root.get_text()):
+        lines = [re.sub(r"[ \t]+", " ", ln).strip(" |") .strip() for ln in block.split("\n")]
+        para = "\n".join(ln for ln in lines if ln)
+        if para:
+            paragraphs.append(para)
+    return meta, "\n\n".join(paragraphs)
 
 
-READERS.update({".html": read_html, ".htm": read_html})
+def _html_date(soup) -> str:  # type: ignore[no-untyped-def]
+    for name in _DATE_META:
+        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name}) \
+            or soup.find("meta", attrs={"itemprop": name})
+        if tag and tag.get("content"):
+            return _iso_date(tag["content"])
+    t = soup.find("time", attrs={"datetime": True})
+    return _iso_date(t["datetime"]) if t else ""
+
+
+def _iso_date(value: str) -> str:
+    m = re.match(r"\s*(\d{4})-?(\d{2})-?(\d{2})", value or "")
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else ""
+
+
+# ------------------------------------------------------------------------------------------ Markdown
+
+_MD_RULES = [
+    (re.compile(r"<!--.*?-->", re.S), ""),                                   # comments
+    (re.compile(r"^\s*(```|~~~).*$", re.M), ""),                               # code fences (the code stays)
+    (re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t]*#*[ \t]*$", re.M), r"\1"),       # ATX headings
+    (re.compile(r"^ {0,3}(=+|-+)[ \t]*$", re.M), ""),                          # setext underlines, rules
+    (re.compile(r"^ {0,3}(\*[ \t]*){3,}$|^ {0,3}(_[ \t]*){3,}$", re.M), ""),     # other horizontal rules
+    (re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*\n?", re.M), ""),  # table rule rows
+    (re.compile(r"^ {0,3}>[ \t]?", re.M), ""),                                 # block quotes
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),                             # images: their alt text
+    (re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)"), r"\1"),                # links: their text
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),                              # reference links
+    (re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+.*$", re.M), ""),                      # link definitions
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),                        # strong
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),       # emphasis *x*
+    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])"), r"\1"),          # emphasis _x_
+    (re.compile(r"`([^`\n]+)`"), r"\1"),                                        # inline code
+]
+
+
+def strip_markdown(text: str) -> str:
+    """Markdown markup removed, words kept: headings, emphasis, links, quotes and rules become plain text."""
+    for pattern, repl in _MD_RULES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def read_markdown(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
+    """A Markdown file: YAML front matter as metadata, the body as plain text (citations quote no markup)."""
+    meta, body = split_front_matter(decode_bytes(data))
+    return meta, strip_markdown(body)
+
+
+# ---------------------------------------------------------------------------------------------- DOCX
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MAX_UNZIPPED = 200_000_000  # a zip bomb is refused rather than unpacked
+
+
+def read_docx(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
+    """Text of a Word document: paragraphs, table rows and text boxes in order (tracked deletions left out)."""
+    if data.startswith(_OLE_MAGIC):
+        # an Office file protected with a password is an OLE container holding "EncryptedPackage"
+        if "EncryptedPackage".encode("utf-16-le") in data:
+            raise SourceError("encrypted")
+        raise SourceError("corrupt")
+    if not data.startswith(b"PK"):
+        raise SourceError("corrupt")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if sum(i.file_size for i in zf.infolist()) > _MAX_UNZIPPED or zf.testzip() is not None:
+                raise SourceError("corrupt")
+        import docx
+
+        doc = docx.Document(io.BytesIO(data))
+        paragraphs = list(_docx_blocks(doc.element.body))
+        props = doc.core_properties
+        meta: dict[str, Any] = {}
+        if (props.title or "").strip():
+            meta["title"] = props.title.strip()
+        created = props.created
+        if created and created.year > 1990 and created.replace(tzinfo=None) != _PYTHON_DOCX_TEMPLATE_DATE:
+            meta["date"] = created.date().isoformat()
+    except SourceError:
+        raise
+    except Exception:  # noqa: BLE001 - BadZipFile, KeyError, XMLSyntaxError, ValueError...: all mean unreadable
+        raise SourceError("corrupt") from None
+    return meta, "\n\n".join(paragraphs)
+
+
+_PYTHON_DOCX_TEMPLATE_DATE = __import__("datetime").datetime(2013, 12, 23, 23, 15)  # python-docx's blank template
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _docx_blocks(parent) -> Iterable[str]:  # type: ignore[no-untyped-def]
+    """Paragraphs in document order; a table row is one line with its cells joined by " | "."""
+    for el in parent:
+        if el.tag == f"{_W}p":
+            yield from _docx_paragraph(el)
+        elif el.tag == f"{_W}tbl":
+            for row in el.findall(f"{_W}tr"):
+                cells = [" ".join(_docx_blocks(tc)) for tc in row.findall(f"{_W}tc")]
+                line = " | ".join(c for c in cells if c)
+                if line:
+                    yield line
+        elif el.tag not in (f"{_W}sectPr", f"{_W}tblPr", f"{_W}tcPr", f"{_W}trPr"):
+            yield from _docx_blocks(el)  # content controls, custom XML, sdtContent...
+
+
+def _docx_paragraph(p) -> Iterable[str]:  # type: ignore[no-untyped-def]
+    """A paragraph's own text, then the paragraphs of its text boxes (their fallback copies skipped)."""
+    parts: list[str] = []
+    boxes = []
+    for el in p.iter(f"{_W}t", f"{_W}tab", f"{_W}br", f"{_W}cr", f"{_W}txbxContent"):
+        if any(a.tag == _MC_FALLBACK for a in el.iterancestors()):
+            continue
+        if el.tag == f"{_W}txbxContent":
+            if next(el.iterancestors(f"{_W}txbxContent"), None) is None:
+                boxes.append(el)
+            continue
+        if next(el.iterancestors(f"{_W}p")) is not p:
+            continue  # text of a paragraph inside a text box
+        parts.append((el.text or "") if el.tag == f"{_W}t" else " ")
+    line = re.sub(r"\s+", " ", "".join(parts)).strip()
+    if line:
+        yield line
+    for box in boxes:
+        yield from _docx_blocks(box)
+
+
+# ---------------------------------------------------------------------------------------------- PDF
+
+_PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]+")
+_MIRROR = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
+_CID = re.compile(r"\(cid:\d+\)")
+_SENTENCE_END = ".!?؟…:»\"”)]"
+_PAGE_NUMBER = re.compile(r"^[\W\d_٠-٩]*$")
+
+
+@dataclass
+class Glyph:
+    """One drawn glyph: its box and the text its ToUnicode map gives (logical order inside a ligature)."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    size: float
+    text: str
+    order: int = 0  # position in the page's content stream
+    marks: list[str] = field(default_factory=list)  # combining marks drawn on this glyph
+
+    @property
+    def cls(self) -> str:
+        """Bidi class of the glyph: 'R', 'L', 'N' (number), 'S' (separator in a number), 'W' (space), 'O'."""
+        return _bidi_class(self.text)
+
+    @property
+    def full(self) -> str:
+        return self.text + "".join(self.marks)
+
+
+def _bidi_class(text: str) -> str:
+    for c in text:
+        b = unicodedata.bidirectional(c)
+        if b in ("R", "AL"):
+            return "R"
+        if b == "L":
+            return "L"
+        if b in ("EN", "AN"):
+            return "N"
+    if text.isspace() or not text:
+        return "W"
+    b = unicodedata.bidirectional(text[0])
+    return "S" if b in ("ES", "CS", "ET") else "O"
+
+
+def normalize_glyph_text(text: str) -> str:
+    """Plain letters for Arabic presentation forms (U+FB50-U+FDFF, U+FE70-U+FEFF); other text unchanged."""
+    def plain(m: re.Match[str]) -> str:
+        return "".join(_HARAKA_FORMS.get(c) or unicodedata.normalize("NFKC", c) for c in m.group())
+    return _PRESENTATION.sub(plain, text.replace("\ufeff", ""))
+
+
+# isolated and medial forms of harakat decompose to "space + mark" and "tatweel + mark": only the mark is text
+_HARAKA_FORMS = {chr(c): unicodedata.normalize("NFKC", chr(c)).strip(" \u0640") for c in range(0xFE70, 0xFE80)
+                 if unicodedata.name(chr(c), "")}
+_HARAKA_FORMS["\ufe73"] = ""  # ARABIC TAIL FRAGMENT: a piece of a glyph, no text
+
+
+def _is_mark(text: str) -> bool:
+    return bool(text) and all(unicodedata.combining(c) or unicodedata.category(c) == "Mn" for c in text)
+
+
+def _number_runs(seq: list[Glyph], lo: int, hi: int) -> list[tuple[int, int]]:
+    """Runs ``[a, b)`` of digits inside ``seq[lo:hi]`` as the bidi algorithm forms them next to Arabic letters.
+
+    After an Arabic letter, digits are "Arabic numbers": one common separator between two of them joins
+    them (24/11/2025, 12.5, 1,000, 10:30), but a minus sign or a percent sign does not: a writer's
+    ``24-27`` is drawn ``27-24`` and ``50%`` is drawn ``%50``, as Word, LibreOffice and browsers do.
+    """
+    runs: list[tuple[int, int]] = []
+    i = lo
+    while i < hi:
+        if seq[i].cls != "N":
+            i += 1
+            continue
+        j = i + 1
+        while j < hi:
+            if seq[j].cls == "N":
+                j += 1
+            elif j + 1 < hi and seq[j + 1].cls == "N" and len(seq[j].text) == 1 \
+                    and unicodedata.bidirectional(seq[j].text) == "CS":
+                j += 2
+            else:
+                break
+        runs.append((i, j))
+        i = j
+    return runs
+
+
+def _reverse(seq: list[Glyph], a: int, b: int) -> None:
+    seq[a:b] = seq[a:b][::-1]
+
+
+def visual_to_logical(glyphs: list[Glyph], rtl: bool) -> str:
+    """Text of one line whose glyphs are sorted left to right, in logical (reading) order.
+
+    An RTL line is reversed, then its left-to-right runs (Latin words with what lies between them, and
+    numbers) are put back left to right; in an LTR line only the Arabic stretches are reversed.
+    Brackets drawn mirrored in right-to-left text are swapped back.
+    """
+    seq = list(glyphs)
+    mirrored: set[int] = set()  # ids of glyphs that sit in right-to-left runs
+    if rtl:
+        seq.reverse()
+        mirrored = {id(g) for g in seq}
+        n = len(seq)
+        i = 0
+        while i < n:
+            if seq[i].cls not in ("L", "N"):
+                i += 1
+                continue
+            # a stretch of left-to-right material: no Arabic letter inside
+            j, last = i, i
+            while j < n and seq[j].cls != "R":
+                if seq[j].cls in ("L", "N"):
+                    last = j
+                j += 1
+            a, b = i, last + 1
+            if any(seq[k].cls == "L" for k in range(a, b)):
+                runs = [(a, b)]
+            else:
+                runs = _number_runs(seq, a, b)
+            for ra, rb in runs:
+                _reverse(seq, ra, rb)
+                mirrored.difference_update(id(g) for g in seq[ra:rb])
+            i = b
+    else:
+        n = len(seq)
+        i = 0
+        while i < n:
+            if seq[i].cls != "R":
+                i += 1
+                continue
+            j, last = i, i
+            while j < n and seq[j].cls != "L":
+                if seq[j].cls == "R":
+                    last = j
+                j += 1
+            a, b = i, last + 1
+            _reverse(seq, a, b)
+            mirrored.update(id(g) for g in seq[a:b])
+            for ra, rb in _number_runs(seq, a, b):
+                _reverse(seq, ra, rb)
+                mirrored.difference_update(id(g) for g in seq[ra:rb])
+            i = b
+    plain = "".join(g.full for g in seq)
+    swapped = "".join(g.full.translate(_MIRROR) if id(g) in mirrored else g.full for g in seq)
+    # Most writers map a mirrored bracket to the character that was typed, some to the glyph's own
+    # shape: swap back only when that is what makes the brackets pair up.
+    return swapped if _bracket_errors(swapped) < _bracket_errors(plain) else plain
+
+
+def _bracket_errors(text: str) -> int:
+    """How badly the brackets of ``text`` pair up (closing before opening, or left open)."""
+    errors = 0
+    for open_, close in ("()", "[]", "{}", "«»", "‹›"):
+        depth = 0
+        for c in text:
+            if c == open_:
+                depth += 1
+            elif c == close:
+                if depth == 0:
+                    errors += 1
+                else:
+                    depth -= 1
+        errors += depth
+    return errors
+
+
+@dataclass
+class _Line:
+    glyphs: list[Glyph]
+    y: float  # vertical centre
+    size: float
+
+    @property
+    def x0(self) -> float:
+        return min(g.x0 for g in self.glyphs)
+
+    @property
+    def x1(self) -> float:
+        return max(g.x1 for g in self.glyphs)
+
+
+def _cluster_marks(glyphs: list[Glyph]) -> list[Glyph]:
+    """Attach combining marks (harakat drawn as glyphs of their own) to the letter they belong to.
+
+    Writers draw a mark right next to its letter in the content stream (HarfBuzz-based ones, such as
+    LibreOffice, just before it), at about the letter's position: of the two letters around it in the
+    stream, the mark goes to the one it sits on, the following one when it touches both.
+    """
+    glyphs = sorted(glyphs, key=lambda g: g.order)
+    bases = [i for i, g in enumerate(glyphs) if not _is_mark(g.text)]
+    if not bases:
+        return []
+    for i, g in enumerate(glyphs):
+        if not _is_mark(g.text):
+            continue
+        k = bisect.bisect_left(bases, i)
+        cands = [glyphs[bases[j]] for j in (k, k - 1) if 0 <= j < len(bases)]
+        cy = (g.y0 + g.y1) / 2
+        cands = [b for b in cands if not b.text.isspace() and abs((b.y0 + b.y1) / 2 - cy) < 0.8 * max(b.size, g.size)]
+        if not cands:
+            continue
+        cx = (g.x0 + g.x1) / 2
+        tol = 0.12 * g.size
+
+        def distance(b: Glyph) -> float:
+            d = 0.0 if b.x0 <= cx <= b.x1 else min(abs(cx - b.x0), abs(cx - b.x1))
+            return 0.0 if d <= tol else d
+
+        min(cands, key=distance).marks.append(g.text)  # min keeps the first (following) glyph on a tie
+    return [glyphs[i] for i in bases]
+
+
+def _lines(glyphs: list[Glyph]) -> list[_Line]:
+    """Group glyphs into lines by their vertical centre, top of the page first; glyphs sorted left to right."""
+    lines: list[_Line] = []
+    for g in sorted(_cluster_marks(glyphs), key=lambda g: -(g.y0 + g.y1) / 2):
+        cy = (g.y0 + g.y1) / 2
+        if lines and abs(lines[-1].y - cy) <= 0.4 * max(lines[-1].size, g.size):
+            lines[-1].glyphs.append(g)
+            lines[-1].size = max(lines[-1].size, g.size)
+        else:
+            lines.append(_Line([g], cy, g.size))
+    for line in lines:
+        line.glyphs.sort(key=lambda g: ((g.x0 + g.x1) / 2, g.order))
+    return lines
+
+
+def _with_spaces(glyphs: list[Glyph]) -> list[Glyph]:
+    """Insert a space glyph where a visible gap separates two glyphs (many PDFs draw no space glyphs)."""
+    out: list[Glyph] = []
+    for g in glyphs:
+        if out:
+            prev = out[-1]
+            gap = g.x0 - prev.x1
+            if gap > 0.15 * max(g.size, prev.size) and not prev.text.isspace() and not g.text.isspace():
+                out.append(Glyph(prev.x1, g.x0, g.y0, g.y1, g.size, " "))
+            elif g.text.isspace() and prev.text.isspace():
+                continue
+        out.append(g)
+    return out
+
+
+def _page_text(glyphs: list[Glyph]) -> str:
+    """The text of one page, in reading order: lines top to bottom, paragraphs separated by blank lines."""
+    lines = _lines(glyphs)
+    if not lines:
+        return ""
+    strong = [g.cls for ln in lines for g in ln.glyphs]
+    page_rtl = strong.count("R") > strong.count("L")
+    texts: list[tuple[_Line, str]] = []
+    for ln in lines:
+        classes = [g.cls for g in ln.glyphs]
+        r, l = classes.count("R"), classes.count("L")
+        rtl = r > l or (r > 0 and page_rtl) or (r == 0 and l == 0 and page_rtl)
+        text = re.sub(r"\s+", " ", visual_to_logical(_with_spaces(ln.glyphs), rtl)).strip()
+        if text and not _PAGE_NUMBER.match(text):
+            texts.append((ln, text))
+    if not texts:
+        return ""
+    # the tightest pitch between lines is the line spacing; more space than that starts a paragraph
+    pitches = [a.y - b.y for (a, _), (b, _) in zip(texts, texts[1:]) if a.y - b.y >= 0.9 * min(a.size, b.size)]
+    pitch = min(pitches) if pitches else 0.0
+    widest = max(ln.x1 - ln.x0 for ln, _ in texts)
+    out = texts[0][1]
+    for (prev, ptext), (ln, text) in zip(texts, texts[1:]):
+        gap = prev.y - ln.y
+        new_para = (
+            (pitch and gap > 1.3 * pitch)
+            or abs(ln.size - prev.size) > 0.15 * max(ln.size, prev.size)  # a heading
+            or (prev.x1 - prev.x0) < 0.8 * widest  # a short line ends its paragraph
+        )
+        if new_para:
+            out += "\n\n" + text
+        elif re.search(r"[a-z]-$", out) and text[:1].islower():
+            out = out[:-1] + text  # a Latin word hyphenated at the line end (manip- ulation)
+        else:
+            out += " " + text
+    return out
+
+
+def _pdf_glyphs(layout) -> tuple[list[Glyph], int, int]:  # type: ignore[no-untyped-def]
+    """Glyphs in content-stream order with their text (presentation forms mapped back), the number of
+    images, and the number of glyphs that map to no character at all (fonts without a Unicode map)."""
+    from pdfminer.layout import LTChar, LTContainer, LTImage
+
+    glyphs: list[Glyph] = []
+    images = unmapped = 0
+
+    def walk(obj) -> None:  # type: ignore[no-untyped-def]
+        nonlocal images, unmapped
+        if isinstance(obj, LTChar):
+            raw = obj.get_text()
+            text = normalize_glyph_text(_CID.sub("", raw))
+            if text:
+                glyphs.append(Glyph(obj.x0, obj.x1, obj.y0, obj.y1, obj.size or 1.0, text, order=len(glyphs)))
+            elif raw:
+                unmapped += 1
+        elif isinstance(obj, LTImage):
+            images += 1
+        elif isinstance(obj, LTContainer):
+            for child in obj:
+                walk(child)
+
+    walk(layout)
+    return glyphs, images, unmapped
+
+
+def _pdf_date(value: Any) -> str:
+    m = re.match(r"(?:D:)?(\d{4})(\d{2})(\d{2})", str(value or ""))
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else ""
+
+
+def _pdf_open(data: bytes) -> dict[str, Any]:
+    """Check the PDF opens (not corrupt, not locked by a password) and read its title and date."""
+    import pypdf
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise SourceError("encrypted")
+            except (FileNotDecryptedError, DependencyError, NotImplementedError):
+                raise SourceError("encrypted") from None
+        if len(reader.pages) == 0:
+            raise SourceError("corrupt")
+        info = reader.metadata or {}
+        meta: dict[str, Any] = {}
+        title = str(info.get("/Title") or "").strip()
+        if title and not re.fullmatch(r"(?i)untitled|microsoft word - .*|.*\.(docx?|pdf)", title):
+            meta["title"] = title
+        date = _pdf_date(info.get("/CreationDate"))
+        if date:
+            meta["date"] = date
+        return meta
+    except SourceError:
+        raise
+    except (PdfReadError, Exception):  # noqa: BLE001 - any parse failure means the file is damaged
+        raise SourceError("corrupt") from None
+
+
+@contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """Silence the warnings PDF libraries log about every damaged file (the reason reaches the user instead)."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def read_pdf(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
+    """Text layer of a PDF in logical reading order; clear errors for encrypted, damaged and scanned files."""
+    if b"%PDF-" not in data[:1024]:
+        raise SourceError("corrupt")
+    with _quiet("pypdf", "pdfminer"):
+        meta = _pdf_open(data)
+        pages, images, unmapped = _pdf_pages(data)
+    text = ""
+    for page in _drop_running_heads(pages):
+        if page:
+            # a paragraph that runs over the page break continues on the next page
+            text += (" " if text and text[-1] not in _SENTENCE_END else "\n\n" if text else "") + page
+    letters = sum(1 for c in text if c.isalpha())
+    if letters < 3:
+        if unmapped > 20:
+            raise SourceError("garbled")
+        raise SourceError("scanned" if images else "no_text")
+    visible = sum(1 for c in text if not c.isspace())
+    if unmapped > letters or letters < 0.2 * visible:
+        # fonts whose glyphs map to no letters: what comes out is symbols, not the document's words
+        raise SourceError("garbled")
+    return meta, text
+
+
+def _drop_running_heads(pages: list[str]) -> list[str]:
+    """Remove short paragraphs repeated on most pages (running heads and feet: a journal's name, a site)."""
+    if len(pages) < 3:
+        return pages
+    split = [page.split("\n\n") for page in pages]
+    counts = Counter(p for paras in split for p in set(paras) if len(p) <= 120)
+    repeated = {p for p, n in counts.items() if n >= max(3, (len(pages) + 1) // 2)}
+    return ["\n\n".join(p for p in paras if p not in repeated) for paras in split]
+
+
+def _pdf_pages(data: bytes) -> tuple[list[str], int, int]:
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
+    pages: list[str] = []
+    images = unmapped = 0
+    try:
+        manager = PDFResourceManager(caching=True)
+        device = PDFPageAggregator(manager, laparams=None)
+        interpreter = PDFPageInterpreter(manager, device)
+        for page in PDFPage.get_pages(io.BytesIO(data), password=""):
+            interpreter.process_page(page)
+            glyphs, n_images, n_unmapped = _pdf_glyphs(device.get_result())
+            images += n_images
+            unmapped += n_unmapped
+            pages.append(_page_text(glyphs))
+    except (PDFPasswordIncorrect, PDFEncryptionError):
+        raise SourceError("encrypted") from None
+    except Exception:  # noqa: BLE001 - pdfminer raises many kinds of errors on damaged files
+        if not any(pages):
+            raise SourceError("corrupt") from None
+    return pages, images, unmapped
+
+
+READERS.update({".html": read_html, ".htm": read_html, ".md": read_markdown, ".markdown": read_markdown,
+                ".docx": read_docx, ".pdf": read_pdf})

@@ -62,8 +62,9 @@ def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str,
             if sid in known:  # keep what was indexed rather than lose it to a broken edit
                 found[sid] = known[sid]
             continue
-        if sid in found:
-            failed[path.name] = SourceError("duplicate", name=path.name, existing=sid).text()
+        if sid in found:  # another file with the same id (report.md beside report.txt)
+            key = "duplicate" if found[sid].content_hash == src.content_hash else "name_taken"
+            failed[path.name] = SourceError(key, name=path.name, existing=sid).text()
             continue
         if src.content_hash in by_hash:
             failed[path.name] = SourceError("duplicate", name=path.name, existing=by_hash[src.content_hash]).text()
@@ -163,6 +164,10 @@ def _release_chroma(path: Path) -> None:
         pass
 
 
+# files found in an added folder that are not documents and need no mention
+_IGNORED_IN_FOLDERS = {".ini", ".db", ".tmp", ".lnk", ".url"}
+
+
 def add_files(settings: Settings, paths: list[Path], progress: Progress | None = None) -> SyncReport:
     """Copy files (or the files in folders) into the sources folder, then sync; bad files are listed, not copied."""
     from .sources import supported_extensions
@@ -177,10 +182,14 @@ def add_files(settings: Settings, paths: list[Path], progress: Progress | None =
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files.extend(f for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in exts)
+            # every visible file of the folder: one in a format we cannot read is reported, not silently left out
+            files.extend(f for f in sorted(p.rglob("*")) if f.is_file()
+                         and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                         and (f.suffix.lower() in exts or f.suffix.lower() not in _IGNORED_IN_FOLDERS))
         else:
             files.append(p)
     copied: list[Path] = []
+    taken: set[str] = set()
     for f in files:
         try:
             src = read_source(f, max_bytes=int(settings.max_file_mb * 1e6))
@@ -194,9 +203,13 @@ def add_files(settings: Settings, paths: list[Path], progress: Progress | None =
             failed[f.name] = SourceError("duplicate", name=f.name, existing=by_hash[src.content_hash]).text()
             continue
         dest = settings.sources / f"{src.source_id}{f.suffix.lower()}"
-        if dest.exists() and dest.resolve() != f.resolve():
-            failed[f.name] = SourceError("duplicate", name=f.name, existing=src.source_id).text()
+        if dest.exists() and dest.resolve() == f.resolve():
+            pass  # a file already in the sources folder: the sync below indexes it
+        elif dest.exists() or src.source_id in known or src.source_id in taken:
+            # another source already has this id (same file name, different content): never overwrite it
+            failed[f.name] = SourceError("name_taken", name=f.name, existing=src.source_id).text()
             continue
+        taken.add(src.source_id)
         by_hash[src.content_hash] = src.source_id
         if dest.resolve() != f.resolve():
             tmp = dest.with_name(f".{dest.name}.tmp")

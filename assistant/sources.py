@@ -41,6 +41,24 @@ def slugify(name: str) -> str:
     return name[:80] or "source"
 
 
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f:]")
+
+
+def safe_upload_name(name: str) -> str:
+    """The plain file name of an upload, or ``SourceError('bad_name')`` when it is not one.
+
+    A name that reaches outside the sources folder (``../x``, ``/etc/x``, ``..\\x``, ``C:x``), hides
+    itself (``.x``), carries control characters or is too long is refused, not silently rewritten:
+    the person sees which file was refused and why. Arabic and spaces are kept.
+    """
+    raw = "" if name is None else str(name)
+    clean = unicodedata.normalize("NFC", raw).strip()
+    if (not clean or _UNSAFE_NAME.search(clean) or clean.startswith(".")
+            or len(clean) > 200 or len(clean.encode("utf-8")) > 255):
+        raise SourceError("bad_name", name=re.sub(r"[\x00-\x1f\x7f]", "?", raw)[:120])
+    return clean
+
+
 def content_hash(text: str) -> str:
     """SHA-256 of the cleaned text (identical content under another name is a duplicate)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -127,7 +145,10 @@ def read_source(path: Path, max_bytes: int | None = None, source_id: str | None 
         raise SourceError("unreadable", name=path.name) from None
     if max_bytes is not None and size > max_bytes:
         raise SourceError("too_large", name=path.name, size_mb=round(size / 1e6, 1), limit_mb=round(max_bytes / 1e6, 1))
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise SourceError("unreadable", name=path.name) from None
     if not data.strip():
         raise SourceError("empty", name=path.name)
     try:
@@ -135,6 +156,8 @@ def read_source(path: Path, max_bytes: int | None = None, source_id: str | None 
     except SourceError as err:
         err.values.setdefault("name", path.name)
         raise
+    except Exception:  # noqa: BLE001 - a reader's unexpected failure is a bad file, never a crashed batch
+        raise SourceError("corrupt", name=path.name) from None
     return make_source(body, meta, source_id or slugify(path.name), origin=path.name, path=str(path))
 
 
