@@ -28,12 +28,15 @@ class QuestionError(ValueError):
 # Question types, detected on normalised words; each maps to what an answering span must hold.
 _NUMBER_Q = {"كم", "شحال", "قديش", "كام", "عدد", "بكم"}
 _DATE_Q = {"متي", "امتي", "تاريخ", "امتا", "وقتاش", "ايمتي"}
+_PLACE_Q = {"اين", "فين", "وين", "مكان", "فضاء", "مدينه"}
+_PLACE_WORDS = {"مدينه", "فضاء", "عاصمه", "مقر", "قصر", "قاعه", "فندق", "مركز", "ساحه", "حديقه", "حدائق",
+                "مملكه", "جمهوريه", "اقليم", "جهه", "قريه", "بلد", "دوله", "منطقه", "ملعب", "جامعه"}
 _NAME_Q_PAIRS = (("من", "هو"), ("من", "هي"), ("من", "هم"), ("ما", "اسم"), ("مين", ""), ("شكون", ""), ("اسم", ""))
 _TRAILING_PUNCT = re.compile(r"[\s،,؛;:\-–—]+$")
 
 
 def question_type(question: str) -> str:
-    """One of "number", "date", "name" or "other", from the question's words."""
+    """One of "number", "date", "place", "name" or "other", from the question's words."""
     ws = [w[1:] if w.startswith("و") and len(w) > 2 and w[1:] in (_NUMBER_Q | _DATE_Q | {"من", "ما", "مين"}) else w
           for w in arabic.words(question)]
     head = ws[:4]
@@ -41,6 +44,8 @@ def question_type(question: str) -> str:
         return "date"
     if any(w in _NUMBER_Q for w in head):
         return "number"
+    if any(w in _PLACE_Q for w in head) or ("اي" in head and any(w in {"مدينه", "فضاء", "مكان", "بلد"} for w in ws)):
+        return "place"
     pairs = set(zip(ws, ws[1:] + [""]))
     for a, b in _NAME_Q_PAIRS:
         if (a, b) in pairs or (b == "" and a in ws[:3]):
@@ -53,7 +58,16 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) 
     stops = arabic.stopwords()
     fresh = [w for w in span_words if w not in question_words and w not in stops]
     if qtype == "number":
-        return any(arabic.is_number_token(w) for w in fresh)
+        # the number must count something the question names ("181 دولة" for "كم دولة"), when it names anything
+        qstems = {arabic.stem(w) for w in question_words if w not in stops and not arabic.is_number_token(w)}
+        for i, w in enumerate(span_words):
+            if w in fresh and arabic.is_number_token(w):
+                near = {arabic.stem(x) for x in span_words[max(0, i - 3):i + 4] if x != w}
+                if not qstems or near & qstems:
+                    return True
+        return False
+    if qtype == "place":
+        return any((w[1:] if w[:1] in {"ب", "و", "ف"} else w).removeprefix("ال") in _PLACE_WORDS for w in fresh)
     if qtype == "date":
         return any(arabic.is_month_token(w) or (w.isdigit() and len(w) <= 4) for w in fresh)
     if qtype == "name":

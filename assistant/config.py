@@ -44,7 +44,7 @@ class Settings:
     candidates: int = 20
     keyword_weight: float = 0.5
     dense_weight: float = 0.5
-    min_score: float = 0.45  # answerability threshold: below it the assistant refuses
+    min_score: float = 0.2  # answerability threshold: below it the assistant refuses
     max_answer_words: int = 40
     max_question_chars: int = 2000
     max_file_mb: float = 20.0

@@ -129,7 +129,8 @@ class Index:
         if n == 0:
             return []
         with self._lock:  # the model is shared by every user; torch on 2 cores gains nothing from overlap
-            vec = self.embed_model.get_query_embedding(question)
+            # marks and Arabic-Indic digits pull e5 away from unmarked, ASCII-digit prose
+            vec = self.embed_model.get_query_embedding(arabic.fold_digits(arabic.strip_marks(question)))
         res = self._collection.query(query_embeddings=[vec], n_results=min(k, n), include=["documents", "metadatas", "distances"])
         hits = []
         for i, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]):
