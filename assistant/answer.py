@@ -67,7 +67,12 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) 
                     return True
         return False
     if qtype == "place":
-        return any((w[1:] if w[:1] in {"ب", "و", "ف"} else w).removeprefix("ال") in _PLACE_WORDS for w in fresh)
+        if any((w[1:] if w[:1] in {"ب", "و", "ف"} else w).removeprefix("ال") in _PLACE_WORDS for w in fresh):
+            return True
+        # "في الرباط", "بمراكش": a new word after a locative preposition
+        fresh_set = set(fresh)
+        return any(w in fresh_set and (prev in {"في", "الي", "من"} or (w.startswith("ب") and len(w) > 4))
+                   for prev, w in zip([""] + span_words, span_words))
     if qtype == "date":
         return any(arabic.is_month_token(w) or (w.isdigit() and len(w) <= 4) for w in fresh)
     if qtype == "name":

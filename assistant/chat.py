@@ -38,7 +38,10 @@ def resolve(question: str, history: list[str]) -> str:
     prev = history[-1]
     have = set(arabic.analyze(question))
     stops = arabic.stopwords()
-    topic = [w for w in prev.split() if arabic.normalize(w.strip("؟?!.،")) not in stops
-             and arabic.analyze(w) and not set(arabic.analyze(w)) <= have]
+    def is_stop(word: str) -> bool:
+        w = arabic.normalize(word.strip("؟?!.،"))
+        return w in stops or (w.startswith("و") and w[1:] in stops)  # "ومتى" is a question word too
+
+    topic = [w for w in prev.split() if not is_stop(w) and arabic.analyze(w) and not set(arabic.analyze(w)) <= have]
     base = question.strip().rstrip("؟?")
     return f"{base} {' '.join(t.strip('؟?!.') for t in topic)}؟".strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -232,7 +233,8 @@ def add_text(settings: Settings, title: str, text: str, progress: Progress | Non
 
     import yaml
 
-    sid = slugify(title) if slugify(title) != "source" else f"pasted-{int(time.time())}"
+    flat = re.sub(r"[\\/]+", "-", title)  # a slash in a title is not a folder
+    sid = slugify(flat) if slugify(flat) != "source" else f"pasted-{int(time.time())}"
     front = yaml.safe_dump({"title": title, "origin": "نص ملصق", "language": "ar"}, allow_unicode=True).strip()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{sid}.md"

@@ -7,6 +7,7 @@ sources answer at all; the fused, min-max normalised score alone cannot tell tha
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,10 @@ class ArabicBM25Retriever(BM25Retriever):
     @classmethod
     def load(cls, path: Path, top_k: int) -> "ArabicBM25Retriever":
         """Load a persisted keyword index."""
-        bm = bm25s.BM25.load(str(path), load_corpus=True)
+        # the corpus is read here rather than by bm25s, whose reader prints a progress bar on every load
+        bm = bm25s.BM25.load(str(path), load_corpus=False)
+        with open(path / "corpus.jsonl", encoding="utf-8") as fh:
+            bm.corpus = [json.loads(line) for line in fh if line.strip()]
         return cls(existing_bm25=bm, similarity_top_k=min(top_k, len(bm.corpus)), stemmer=_ArabicAnalyzer())
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
