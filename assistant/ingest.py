@@ -228,7 +228,7 @@ def add_files(settings: Settings, paths: list[Path], progress: Progress | None =
 
 
 def add_text(settings: Settings, title: str, text: str, progress: Progress | None = None) -> SyncReport:
-    """Add pasted text as a Markdown source with a title, then sync."""
+    """Add pasted text under a title, then sync (kept as .txt with front matter: the text is literal, not Markdown)."""
     import tempfile
 
     import yaml
@@ -237,7 +237,7 @@ def add_text(settings: Settings, title: str, text: str, progress: Progress | Non
     sid = slugify(flat) if slugify(flat) != "source" else f"pasted-{int(time.time())}"
     front = yaml.safe_dump({"title": title, "origin": "نص ملصق", "language": "ar"}, allow_unicode=True).strip()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{sid}.md"
+        path = Path(tmp) / f"{sid}.txt"
         path.write_text(f"---\n{front}\n---\n{text}\n", encoding="utf-8")
         return add_files(settings, [path], progress)
 
