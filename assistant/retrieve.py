@@ -7,6 +7,8 @@ sources answer at all; the fused, min-max normalised score alone cannot tell tha
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import threading
 from dataclasses import dataclass
@@ -76,7 +78,8 @@ def build_keyword_state(collection: Any, path: Path) -> None:
     if not ids:
         (path / "EMPTY").write_text("", encoding="utf-8")
         return
-    ArabicBM25Retriever.from_texts(list(ids), list(texts), clean, top_k=10).persist(str(path))
+    with contextlib.redirect_stderr(io.StringIO()):  # bm25s draws a progress bar while saving its corpus
+        ArabicBM25Retriever.from_texts(list(ids), list(texts), clean, top_k=10).persist(str(path))
 
 
 @dataclass
