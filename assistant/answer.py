@@ -158,7 +158,7 @@ class ExtractiveAnswerer:
                     continue
                 typed = type_satisfied(qtype, ws, qwords)
                 cov = self.coverage(terms, {arabic.stem(w) for w in ws})
-                score = cov + (0.6 if typed else 0.0) - 0.004 * len(ws)
+                score = cov + (0.6 if typed else 0.0) - 0.006 * len(ws)
                 if best is None or score > best[0]:
                     best = (score, s, e, typed)
         if best is None:
