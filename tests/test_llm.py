@@ -1,0 +1,77 @@
+"""The opt-in LLM answerer over a real HTTP endpoint on loopback: code assigns and checks citations."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from assistant.ingest import sync
+from assistant.service import Assistant
+
+from conftest import make_settings
+
+
+def _endpoint(reply: str):  # type: ignore[no-untyped-def]
+    """An OpenAI-compatible /chat/completions server that always writes ``reply``."""
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            out = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+@pytest.fixture
+def llm_assistant(article_home):  # type: ignore[no-untyped-def]
+    def make(reply: str):  # type: ignore[no-untyped-def]
+        server, seen = _endpoint(reply)
+        s = make_settings(article_home, answerer="llm", llm_base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        sync(s)
+        return Assistant(s), seen, server
+    return make
+
+
+def test_supported_sentence_is_cited_and_invented_one_dropped(llm_assistant):
+    reply = ("شاركت في الدورة وفود من 181 دولة عضوًا في منظمة الإنتربول. "
+             "وقد ترأس الجلسات السيد يوهان شميت بصفته رئيسا جديدا للمنظمة العالمية للطيران.")
+    a, seen, server = llm_assistant(reply)
+    try:
+        ans = a.ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
+    finally:
+        server.shutdown()
+    assert seen and seen[0]["messages"][0]["role"] == "system"
+    assert ans.backend == "llm" and not ans.refused
+    assert "181" in ans.text and "شميت" not in ans.text  # the unsupported sentence never reaches the user
+    c = ans.citations[0]
+    assert c.paragraph == 2 and a.source(c.source_id).text[c.start:c.end] == c.quote
+
+
+def test_unreachable_endpoint_falls_back_to_extractive_with_a_note(article_home):
+    s = make_settings(article_home, answerer="llm", llm_base_url="http://127.0.0.1:9/v1", llm_timeout=2)
+    sync(s)
+    ans = Assistant(s).ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
+    assert ans.backend == "extractive" and "تعذّر الاتصال" in ans.text
+
+
+def test_refusal_stays_with_code(llm_assistant):
+    a, seen, server = llm_assistant("الرئيس الجديد هو السيد فلان الفلاني.")
+    try:
+        ans = a.ask("من هو الرئيس الجديد للإنتربول؟")
+    finally:
+        server.shutdown()
+    assert ans.refused and not seen  # the model is not even asked when the sources cannot answer
