@@ -49,8 +49,27 @@ def question_type(question: str) -> str:
     pairs = set(zip(ws, ws[1:] + [""]))
     for a, b in _NAME_Q_PAIRS:
         if (a, b) in pairs or (b == "" and a in ws[:3]):
+            if "اسم" in (a, b) and not _asks_person_name(ws):
+                continue  # "ما اسم الحديقة؟" asks for a place's name, which any phrase may give
             return "name"
     return "other"
+
+
+_PERSON_HEADS = {"رييس", "مدير", "امين", "وزير", "ملك", "قايد", "مسوول", "زعيم", "مدرب", "لاعب", "كاتب", "مولف",
+                 "سفير", "نايب", "عضو", "مفوض", "والي", "حاكم", "شخص", "رجل", "امراه", "متحدث", "ناطق", "قاضي",
+                 "رييسه", "مديره", "وزيره", "الفايز", "بطل", "مخرج", "صحفي", "عميد", "محافظ", "مستشار"}
+
+
+def _asks_person_name(ws: list[str]) -> bool:
+    """True when a "name" question is about a person (a role noun follows اسم), not a place or thing."""
+    if "اسم" not in ws:
+        return True
+    i = ws.index("اسم")
+    for w in ws[i + 1:i + 3]:
+        core = w[2:] if w.startswith("ال") else (w[3:] if w.startswith("لل") else w)
+        if core in _PERSON_HEADS or core.rstrip("ه") in _PERSON_HEADS:
+            return True
+    return False
 
 
 def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) -> bool:
@@ -152,7 +171,7 @@ class ExtractiveAnswerer:
             for j in range(i, min(i + 3, len(clauses))):
                 s, e = clauses[i][0], clauses[j][1]
                 ws = arabic.words(text[s:e])
-                if len(ws) < 5 and not (i == 0 and j == len(clauses) - 1):
+                if len(ws) < 8 and not (i == 0 and j == len(clauses) - 1):  # a fragment is no answer
                     continue
                 if len(ws) > self.settings.max_answer_words and i != j:
                     continue
