@@ -25,39 +25,27 @@ class QuestionError(ValueError):
         self.text = message(key, **values)
 
 
-# Question types, detected on normalised words; each maps to what an answering span must hold.
-_NUMBER_Q = {"كم", "شحال", "قديش", "كام", "عدد", "بكم"}
-_DATE_Q = {"متي", "امتي", "تاريخ", "امتا", "وقتاش", "ايمتي"}
-_PLACE_Q = {"اين", "فين", "وين", "مكان", "فضاء", "مدينه"}
-_PLACE_WORDS = {"مدينه", "فضاء", "عاصمه", "مقر", "قصر", "قاعه", "فندق", "مركز", "ساحه", "حديقه", "حدائق",
-                "مملكه", "جمهوريه", "اقليم", "جهه", "قريه", "بلد", "دوله", "منطقه", "ملعب", "جامعه"}
-_NAME_Q_PAIRS = (("من", "هو"), ("من", "هي"), ("من", "هم"), ("ما", "اسم"), ("مين", ""), ("شكون", ""), ("اسم", ""))
 _TRAILING_PUNCT = re.compile(r"[\s،,؛;:\-–—]+$")
 
 
 def question_type(question: str) -> str:
     """One of "number", "date", "place", "name" or "other", from the question's words."""
-    ws = [w[1:] if w.startswith("و") and len(w) > 2 and w[1:] in (_NUMBER_Q | _DATE_Q | {"من", "ما", "مين"}) else w
+    ws = [w[1:] if w.startswith("و") and len(w) > 2 and w[1:] in (arabic.NUMBER_Q | arabic.DATE_Q | {"من", "ما", "مين"}) else w
           for w in arabic.words(question)]
     head = ws[:4]
-    if any(w in _DATE_Q for w in head) or ("اي" in head and any(w in {"يوم", "سنه", "عام", "شهر", "تاريخ"} for w in ws)):
+    if any(w in arabic.DATE_Q for w in head) or ("اي" in head and any(w in {"يوم", "سنه", "عام", "شهر", "تاريخ"} for w in ws)):
         return "date"
-    if any(w in _NUMBER_Q for w in head):
+    if any(w in arabic.NUMBER_Q for w in head):
         return "number"
-    if any(w in _PLACE_Q for w in head) or ("اي" in head and any(w in {"مدينه", "فضاء", "مكان", "بلد"} for w in ws)):
+    if any(w in arabic.PLACE_Q for w in head) or ("اي" in head and any(w in {"مدينه", "فضاء", "مكان", "بلد"} for w in ws)):
         return "place"
     pairs = set(zip(ws, ws[1:] + [""]))
-    for a, b in _NAME_Q_PAIRS:
+    for a, b in arabic.NAME_Q_PAIRS:
         if (a, b) in pairs or (b == "" and a in ws[:3]):
             if "اسم" in (a, b) and not _asks_person_name(ws):
                 continue  # "ما اسم الحديقة؟" asks for a place's name, which any phrase may give
             return "name"
     return "other"
-
-
-_PERSON_HEADS = {"رييس", "مدير", "امين", "وزير", "ملك", "قايد", "مسوول", "زعيم", "مدرب", "لاعب", "كاتب", "مولف",
-                 "سفير", "نايب", "عضو", "مفوض", "والي", "حاكم", "شخص", "رجل", "امراه", "متحدث", "ناطق", "قاضي",
-                 "رييسه", "مديره", "وزيره", "الفايز", "بطل", "مخرج", "صحفي", "عميد", "محافظ", "مستشار"}
 
 
 def _asks_person_name(ws: list[str]) -> bool:
@@ -67,7 +55,7 @@ def _asks_person_name(ws: list[str]) -> bool:
     i = ws.index("اسم")
     for w in ws[i + 1:i + 3]:
         core = w[2:] if w.startswith("ال") else (w[3:] if w.startswith("لل") else w)
-        if core in _PERSON_HEADS or core.rstrip("ه") in _PERSON_HEADS:
+        if core in arabic.PERSON_HEADS or core.rstrip("ه") in arabic.PERSON_HEADS:
             return True
     return False
 
@@ -86,7 +74,7 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) 
                     return True
         return False
     if qtype == "place":
-        if any((w[1:] if w[:1] in {"ب", "و", "ف"} else w).removeprefix("ال") in _PLACE_WORDS for w in fresh):
+        if any((w[1:] if w[:1] in {"ب", "و", "ف"} else w).removeprefix("ال") in arabic.PLACE_WORDS for w in fresh):
             return True
         # "في الرباط", "بمراكش": a new word after a locative preposition
         fresh_set = set(fresh)

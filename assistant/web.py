@@ -344,20 +344,10 @@ def render_status(ok: list[str], errors: list[str], t: Texts) -> str:
 
 
 def safe_name(name: str) -> str:
-    """The bare file name of an upload, or SourceError("bad_name") for one that reaches outside a folder.
+    """The bare file name of an upload, or SourceError("bad_name") for one that reaches outside a folder."""
+    from .sources import safe_upload_name
 
-    Uses ``sources.safe_upload_name`` when the sources module has it; the same rule otherwise.
-    """
-    from . import sources
-
-    checker = getattr(sources, "safe_upload_name", None)
-    if checker is not None:
-        return str(checker(name))
-    base = unicodedata.normalize("NFC", "" if name is None else str(name)).strip()
-    if (not base or base.startswith(".") or ".." in base or re.search(r"[/\\:\x00-\x1f\x7f]", base)
-            or len(base.encode("utf-8")) > 255):
-        raise SourceError("bad_name", name=str(name)[:120])
-    return base
+    return safe_upload_name(name)
 
 
 def _public(summary: dict[str, Any]) -> dict[str, Any]:
