@@ -27,18 +27,29 @@ def _progress(text: str) -> None:
 
 
 def render_answer(answer, show_passages: bool = False) -> str:  # type: ignore[no-untyped-def]
-    """The answer and its sources as readable terminal text."""
+    """The answer and its sources as readable terminal text.
+
+    The short answer (the answer's span), when there is one, comes first on a line of its own; the reader's
+    note (why the rule answerer answered when the trained reader was wanted), when there is one, comes last.
+    """
     from .messages import message
 
-    lines = [answer.text]
+    lines = []
+    short = answer.short_answer
+    if short is not None and not answer.refused and short.text.strip():
+        lines.append(message("short_answer_line", text=short.text.strip()))
     if answer.resolved_question and answer.resolved_question != answer.question:
-        lines.insert(0, f"({answer.resolved_question})")
+        lines.append(f"({answer.resolved_question})")
+    lines.append(answer.text)
     if answer.citations:
         lines += ["", message("citations_header")]
         for c in answer.citations:
-            where = f"{c.title} — الفقرة {c.paragraph} [{c.start}:{c.end}]"
+            where = message("citation_where", title=c.title, paragraph=c.paragraph, start=c.start, end=c.end)
             lines.append(f"[{c.n}] {where}")
             lines.append(f"    «{c.quote}»")
+    note = (answer.reader_note or "").strip()
+    if note:
+        lines += ["", message("reader_note_line", note=note)]
     return "\n".join(lines)
 
 

@@ -10,6 +10,12 @@ listener (installed by the source viewer's ``js_on_load``) turns a click on such
 custom ``open_ref`` event; the server looks the citation up in the tab's state and renders the cited
 paragraph with the quote in ``<mark>``. Links ``#source-<id>`` open a whole document the same way.
 
+Short answer: when the answer carries one (``short_answer``: a span of the source inside the quote of
+citation ``citation``), it is shown bold at the top of the bubble and wrapped in ``<mark class="short-answer">``
+inside the quoted sentence, in the bubble and in the viewer. The highlight is placed from the offsets
+(relative to the citation's start) only when they fall inside the quote and hold the span's text; otherwise
+there is no highlight. A ``reader_note`` is shown as a small muted line under the answer.
+
 Structured API (for ``gradio_client``): ``/ask`` returns ``Answer.to_dict()``; ``/sources`` lists the
 indexed documents; ``/source`` returns one with its text.
 """
@@ -76,7 +82,7 @@ if (!st.installed) {
       ev.preventDefault(); ev.stopPropagation();
       const box = btn.closest('.answer');
       if (!box) return;
-      const parts = Array.from(box.querySelectorAll('.answer-text, .answer-sources'))
+      const parts = Array.from(box.querySelectorAll('.short-answer-line, .answer-text, .answer-sources'))
         .map((n) => n.innerText.trim()).filter(Boolean);
       copyText(parts.join('\n\n')).then((ok) => {
         if (!ok) return;
@@ -147,8 +153,10 @@ def render_error(text: str, t: Texts) -> str:
             f'<strong>{esc(t("ui_error_prefix"))}</strong> {esc(text)}</div></div>')
 
 
-def _link_markers(text: str, turn: int, cites: dict[int, dict[str, Any]], t: Texts) -> str:
-    """Escape an answer's text, turning each marker [n] of a real citation into a link to it."""
+def _link_markers(text: str, turn: int, cites: dict[int, dict[str, Any]], t: Texts,
+                  short: tuple[int, int] | None = None, short_title: str = "") -> str:
+    """Escape an answer's text, turning each marker [n] of a real citation into a link to it; the part of the
+    text inside ``short`` (offsets into ``text``) is wrapped in ``<mark class="short-answer">``."""
     out, pos = [], 0
     for m in _MARKER.finditer(text):
         n = int(m.group(1).translate(_ARABIC_DIGITS))
@@ -156,21 +164,93 @@ def _link_markers(text: str, turn: int, cites: dict[int, dict[str, Any]], t: Tex
             continue
         c = cites[n]
         title = t("ui_cite_title", title=c.get("title", ""), n=c.get("paragraph", ""))
-        out.append(esc(text[pos:m.start()]))
+        out.append(_short_marked(text, pos, m.start(), short, short_title))
         out.append(f'<a class="cite" href="#cite-{turn}-{n}" title="{esc(title)}" role="button">{esc(m.group(0))}</a>')
         pos = m.end()
-    out.append(esc(text[pos:]))
+    out.append(_short_marked(text, pos, len(text), short, short_title))
     return "".join(out)
+
+
+def _short_marked(text: str, lo: int, hi: int, span: tuple[int, int] | None, title: str = "") -> str:
+    """``text[lo:hi]`` escaped, with the part inside ``span`` (if any) wrapped in ``<mark class="short-answer">``."""
+    if span is None:
+        return esc(text[lo:hi])
+    s, e = max(span[0], lo), min(span[1], hi)
+    if s >= e:
+        return esc(text[lo:hi])
+    tip = f' title="{esc(title)}"' if title else ""
+    return f'{esc(text[lo:s])}<mark class="short-answer"{tip}>{esc(text[s:e])}</mark>{esc(text[e:hi])}'
+
+
+def short_answer_span(short: dict[str, Any] | None, c: dict[str, Any] | None) -> tuple[int, int] | None:
+    """Where a short answer lies inside its citation's quote, as offsets into the quote, or None.
+
+    None unless the short answer names this citation and source, and its source offsets, taken relative to the
+    citation's start, fall inside the quote and hold exactly the short answer's text.
+    """
+    if not isinstance(short, dict) or not isinstance(c, dict):
+        return None
+    try:
+        if int(short.get("citation", 1)) != int(c.get("n", -1)):
+            return None
+        s = int(short["start"]) - int(c["start"])
+        e = int(short["end"]) - int(c["start"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if short.get("source_id") != c.get("source_id"):
+        return None
+    quote, text = str(c.get("quote", "")), str(short.get("text", ""))
+    if not text or not 0 <= s < e <= len(quote) or quote[s:e] != text:
+        return None
+    return s, e
+
+
+def _short_in_text(text: str, c: dict[str, Any], span: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The short answer's place in an answer's text: inside the citation's quote where the text holds it
+    (the extractive answer is its quotes, each followed by its marker), or None."""
+    quote = str(c.get("quote", ""))
+    if span is None or not quote:
+        return None
+    i = text.find(f"{quote} [{c.get('n')}]")
+    if i < 0:
+        i = text.find(quote)
+    if i < 0:
+        return None
+    return i + span[0], i + span[1]
 
 
 def render_answer(turn: int, answer: dict[str, Any], t: Texts) -> str:
     """An answer (``Answer.to_dict()``) as a chat bubble body: linked markers, sources, resolved question, copy."""
     cites = {int(c["n"]): c for c in answer.get("citations", [])}
-    cls = "answer refused" if answer.get("refused") else "answer"
-    parts = [f'<div class="{cls}" dir="rtl">',
-             f'<div class="answer-text" dir="auto">{_link_markers(answer.get("answer", ""), turn, cites, t)}</div>']
-    if answer.get("refused"):
+    refused = bool(answer.get("refused"))
+    cls = "answer refused" if refused else "answer"
+    text = str(answer.get("answer", "") or "")
+    short = answer.get("short_answer") if not refused else None
+    short = short if isinstance(short, dict) and str(short.get("text", "") or "").strip() else None
+    parts = [f'<div class="{cls}" dir="rtl">']
+    in_text, quote_block = None, ""
+    if short is not None:
+        parts.append(f'<div class="short-answer-line"><span class="short-answer-label">{esc(t("ui_short_answer"))}</span> '
+                     f'<strong class="short-answer-text" dir="auto">{esc(str(short["text"]).strip())}</strong></div>')
+        try:
+            c = cites.get(int(short.get("citation", 1)))
+        except (TypeError, ValueError):
+            c = None
+        span = short_answer_span(short, c)
+        if c is not None and span is not None:
+            in_text = _short_in_text(text, c, span)
+            if in_text is None:  # the text does not quote the sentence (an LLM's wording): show the sentence
+                quote = str(c.get("quote", ""))
+                quote_block = (f'<blockquote class="answer-quote" dir="auto">'
+                               f'{_short_marked(quote, 0, len(quote), span, t("ui_short_answer_title"))}</blockquote>')
+    parts.append(f'<div class="answer-text" dir="auto">'
+                 f'{_link_markers(text, turn, cites, t, in_text, t("ui_short_answer_title"))}</div>')
+    parts.append(quote_block)
+    if refused:
         parts.append(f'<div class="refused-hint">{esc(t("ui_refused_hint"))}</div>')
+    note = str(answer.get("reader_note", "") or "").strip()
+    if note:
+        parts.append(f'<div class="reader-note" dir="auto">{esc(note)}</div>')
     if cites:
         parts.append(f'<div class="answer-sources-label">{esc(t("ui_sources_of_answer"))}</div><ol class="answer-sources">')
         for n, c in sorted(cites.items()):
@@ -229,12 +309,23 @@ def _bdi(value: str) -> str:
     return f'<bdi dir="{"auto" if rtl else "ltr"}">{esc(value)}</bdi>'
 
 
-def _marked(text: str, start: int, end: int, lo: int, hi: int) -> str:
-    """``text[lo:hi]`` escaped, with the part inside ``[start, end)`` wrapped in <mark>."""
+def _marked(text: str, start: int, end: int, lo: int, hi: int, inner: tuple[int, int] | None = None,
+            inner_title: str = "") -> str:
+    """``text[lo:hi]`` escaped, with the part inside ``[start, end)`` wrapped in <mark>, and the part of that
+    inside ``inner`` (the short answer) in a nested ``<mark class="short-answer">``."""
     s, e = max(start, lo), min(end, hi)
     if s >= e:
         return esc(text[lo:hi])
-    return f"{esc(text[lo:s])}<mark>{esc(text[s:e])}</mark>{esc(text[e:hi])}"
+    return f"{esc(text[lo:s])}<mark>{_short_marked(text, s, e, inner, inner_title)}</mark>{esc(text[e:hi])}"
+
+
+def short_answer_in_source(short: dict[str, Any] | None, c: dict[str, Any],
+                           quote_at: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The short answer's span in the source's text, given where its citation's quote is now, or None."""
+    span = short_answer_span(short, c)
+    if span is None or quote_at is None:
+        return None
+    return quote_at[0] + span[0], quote_at[0] + span[1]
 
 
 def locate(src: Source, c: dict[str, Any]) -> tuple[int, int] | None:
@@ -260,23 +351,28 @@ def render_viewer_message(text: str, t: Texts) -> str:
     return f'<div class="viewer notice" dir="rtl"><p class="viewer-hint">{esc(text)}</p></div>'
 
 
-def render_citation(turn: int, c: dict[str, Any], src: Source | None, t: Texts) -> str:
-    """A citation opened: title, paragraph, and the paragraph text with the quote marked (neighbours faded)."""
+def render_citation(turn: int, c: dict[str, Any], src: Source | None, t: Texts,
+                    short: dict[str, Any] | None = None) -> str:
+    """A citation opened: title, paragraph, and the paragraph text with the quote marked (neighbours faded);
+    the answer's ``short`` answer, when it lies in this quote, is marked inside it."""
+    tip = t("ui_short_answer_title")
     head = (f'<div class="viewer-kicker">{esc(t("ui_viewer_citation", n=c.get("n", "")))}</div>'
             f'<h3 class="viewer-title" dir="auto">{esc(c.get("title", ""))}</h3>')
     span = locate(src, c) if src is not None else None
     if src is None or span is None:
         note = t("ui_viewer_missing_source") if src is None else t("ui_viewer_quote_moved")
+        quote = str(c.get("quote", ""))
         return (f'<div class="viewer citation" dir="rtl">{head}<div class="viewer-meta">{_meta_line(src, c, t, c.get("paragraph"))}</div>'
                 f'<p class="viewer-note">{esc(note)}</p><div class="viewer-body"><p class="para cited" dir="auto">'
-                f'<mark>{esc(c.get("quote", ""))}</mark></p></div></div>')
+                f'<mark>{_short_marked(quote, 0, len(quote), short_answer_span(short, c), tip)}</mark></p></div></div>')
     start, end = span
+    inner = short_answer_in_source(short, c, span)
     paras = arabic.paragraph_spans(src.text)
     idx = next((i for i, (ps, pe) in enumerate(paras) if ps <= start < pe), None)
     body = []
     if idx is None:  # the quote sits outside every paragraph span: show it with a little context
         lo, hi = max(0, start - 300), min(len(src.text), end + 300)
-        body.append(f'<p class="para cited" dir="auto">{_marked(src.text, start, end, lo, hi)}</p>')
+        body.append(f'<p class="para cited" dir="auto">{_marked(src.text, start, end, lo, hi, inner, tip)}</p>')
         number = c.get("paragraph")
     else:
         number = idx + 1
@@ -284,18 +380,21 @@ def render_citation(turn: int, c: dict[str, Any], src: Source | None, t: Texts) 
             ps, pe = paras[j]
             cls = "para cited" if j == idx else "para context"
             body.append(f'<p class="{cls}" dir="auto"><span class="para-no">{j + 1}</span>'
-                        f'{_marked(src.text, start, end, ps, pe)}</p>')
+                        f'{_marked(src.text, start, end, ps, pe, inner, tip)}</p>')
     return (f'<div class="viewer citation" dir="rtl">{head}<div class="viewer-meta">{_meta_line(src, c, t, number)}</div>'
             f'<div class="viewer-body">{"".join(body)}</div>'
             f'<a class="open-source" href="#full-{turn}-{esc(c.get("n", ""))}" role="button">{esc(t("ui_viewer_read_all"))}</a></div>')
 
 
-def render_source(src: Source, t: Texts, mark: tuple[int, int] | None = None) -> str:
-    """A whole document, paragraph by paragraph (numbered), optionally with one span marked."""
+def render_source(src: Source, t: Texts, mark: tuple[int, int] | None = None,
+                  short: tuple[int, int] | None = None) -> str:
+    """A whole document, paragraph by paragraph (numbered), optionally with one span marked (and the short
+    answer's span, ``short``, marked inside it)."""
     paras = arabic.paragraph_spans(src.text) or [(0, len(src.text))]
+    tip = t("ui_short_answer_title")
     body = []
     for j, (ps, pe) in enumerate(paras, start=1):
-        inner = _marked(src.text, mark[0], mark[1], ps, pe) if mark else esc(src.text[ps:pe])
+        inner = _marked(src.text, mark[0], mark[1], ps, pe, short, tip) if mark else esc(src.text[ps:pe])
         cls = "para cited" if mark and ps < mark[1] and mark[0] < pe else "para"
         body.append(f'<p class="{cls}" dir="auto"><span class="para-no">{j}</span>{inner}</p>')
     meta = [_labelled(t("ui_meta_id", source_id="\0"), src.source_id)]
@@ -439,11 +538,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             if c is None:
                 return render_viewer_message(t("ui_viewer_unknown"), t)
             src = assistant.source(c["source_id"])
+            short = (answer or {}).get("short_answer")
             if kind == "cite":
-                return render_citation(ti, c, src, t)
+                return render_citation(ti, c, src, t, short=short)
             if src is None:
-                return render_citation(ti, c, None, t)
-            return render_source(src, t, mark=locate(src, c))
+                return render_citation(ti, c, None, t, short=short)
+            where = locate(src, c)
+            return render_source(src, t, mark=where, short=short_answer_in_source(short, c, where))
         if ref.startswith("source-"):
             sid = ref[len("source-"):]
             src = assistant.source(sid)

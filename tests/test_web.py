@@ -124,6 +124,192 @@ def test_citation_viewer_marks_the_quote_inside_its_paragraph(texts) -> None:  #
     assert texts("ui_viewer_missing_source") in gone and "<mark>" in gone
 
 
+# The short answer (the answer's span): bold at the top, marked inside its quoted sentence, everything escaped.
+
+SA_QUOTE = "شاركت في الدورة 181 دولة عضوًا ومنظمات دولية."
+SA_SOURCE = "افتُتحت الدورة بمراكش.\n\nقبلها جملة. " + SA_QUOTE + " وبعدها جملة.\n\nواختُتمت يوم 27 نوفمبر."
+SHORT_RE = r'<mark class="short-answer"[^>]*>(.*?)</mark>'
+
+
+def _short_case(source_text: str, quote: str, span: str, **short_overrides):  # type: ignore[no-untyped-def]
+    """An Answer (the extractive shape: the quote, then its marker) whose short answer is ``span`` in ``quote``."""
+    from dataclasses import replace
+
+    from assistant.models import Answer, Citation, Source, ShortAnswer
+
+    cs = source_text.index(quote)
+    ss = source_text.index(span, cs)
+    src = Source(source_id="s", title="عنوان", text=source_text, content_hash="h")
+    c = Citation(n=1, source_id="s", title="عنوان", paragraph=2, start=cs, end=cs + len(quote), quote=quote)
+    sa = replace(ShortAnswer(text=span, source_id="s", start=ss, end=ss + len(span), citation=1), **short_overrides)
+    assert short_overrides or source_text[sa.start:sa.end] == sa.text
+    ans = Answer(question="كم دولة شاركت؟", text=f"{quote} [1]", refused=False, citations=(c,), short_answer=sa,
+                 reader="trained")
+    return ans, src
+
+
+def _strip_tags(fragment: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def _answer_text_html(out: str) -> str:
+    import re
+
+    return re.search(r'<div class="answer-text" dir="auto">(.*?)</div>', out).group(1)
+
+
+@pytest.mark.parametrize("span", ["181 دولة", "شاركت", "دولية.", SA_QUOTE], ids=["middle", "start", "end", "whole"])
+def test_short_answer_is_bold_on_top_and_marked_inside_the_quote(texts, span: str) -> None:  # type: ignore[no-untyped-def]
+    import html
+    import re
+
+    from assistant.web import esc, render_answer
+
+    ans, _ = _short_case(SA_SOURCE, SA_QUOTE, span)
+    out = render_answer(0, ans.to_dict(), texts)
+    top = f'<strong class="short-answer-text" dir="auto">{esc(span)}</strong>'
+    assert out.index(texts("ui_short_answer")) < out.index(top) < out.index('class="answer-text"')
+    body = _answer_text_html(out)
+    assert [html.unescape(m) for m in re.findall(SHORT_RE, body)] == [span]  # exactly the span, once
+    assert _strip_tags(body) == f"{SA_QUOTE} [1]"  # the text itself is unchanged around the mark
+    i = SA_QUOTE.index(span)
+    assert _strip_tags(body[:body.index('<mark class="short-answer"')]) == SA_QUOTE[:i]
+    assert 'href="#cite-0-1"' in body and "answer-quote" not in out  # marker still linked; no extra quote block
+    assert "reader-note" not in out
+
+
+def test_short_answer_with_markup_in_the_source_is_shown_as_text(texts) -> None:  # type: ignore[no-untyped-def]
+    import html
+    import re
+
+    from assistant.web import render_answer, render_citation, render_source
+
+    quote = 'قال <script>alert(1)</script> إن 181 & "دولة" <img src=x onerror=alert(2)> شاركت.'
+    source = "مقدمة.\n\n" + quote + "\n\nخاتمة."
+    for span in ("<script>alert(1)</script>", '181 & "دولة"', "<img src=x onerror=alert(2)>"):
+        ans, src = _short_case(source, quote, span)
+        d = ans.to_dict()
+        for out in (render_answer(0, d, texts), render_citation(0, d["citations"][0], src, texts, short=d["short_answer"]),
+                    render_source(src, texts, mark=(source.index(quote), source.index(quote) + len(quote)),
+                                  short=(ans.short_answer.start, ans.short_answer.end))):
+            assert "<script" not in out and "<img" not in out and 'onerror=alert(2)>' not in out
+            assert [html.unescape(m) for m in re.findall(SHORT_RE, out)] == [span]
+        assert html.escape(span, quote=True) in render_answer(0, d, texts)
+    # a title on the short answer's text cannot break out of its element either
+    ans, _ = _short_case(source, quote, "181", text='181"><b onmouseover=x>')
+    out = render_answer(0, ans.to_dict(), texts)
+    assert "<b " not in out and "&lt;b onmouseover=x&gt;" in out and 'class="short-answer"' not in out
+
+
+@pytest.mark.parametrize("overrides", [
+    {"start": 2, "end": 10},                      # before the quote (the first paragraph)
+    {"start": -5, "end": 3},                      # negative
+    {"end": 10_000},                              # past the quote's end
+    {"text": "181 دولت"},                         # offsets inside the quote, text not there
+    {"shift": 1},                                 # both offsets one off
+    {"start": 40, "end": 30},                     # reversed
+    {"citation": 7},                              # no such citation
+    {"source_id": "other"},                       # another source
+], ids=["before", "negative", "past-end", "wrong-text", "shifted", "reversed", "no-citation", "other-source"])
+def test_short_answer_with_bad_offsets_is_not_marked(texts, overrides) -> None:  # type: ignore[no-untyped-def]
+    from assistant.web import render_answer, render_citation
+
+    if "shift" in overrides:
+        ss = SA_SOURCE.index("181 دولة")
+        overrides = {"start": ss + 1, "end": ss + 1 + len("181 دولة")}
+    ans, src = _short_case(SA_SOURCE, SA_QUOTE, "181 دولة", **overrides)
+    d = ans.to_dict()
+    out = render_answer(0, d, texts)
+    assert 'class="short-answer"' not in out and "answer-quote" not in out
+    assert _strip_tags(_answer_text_html(out)) == f"{SA_QUOTE} [1]"
+    assert 'class="short-answer-text"' in out  # the short answer is still said, only not placed
+    viewer = render_citation(0, d["citations"][0], src, texts, short=d["short_answer"])
+    assert 'class="short-answer"' not in viewer and "<mark>" in viewer
+
+
+def test_short_answer_that_is_not_a_dict_of_numbers_does_not_crash(texts) -> None:  # type: ignore[no-untyped-def]
+    from assistant.web import render_answer, render_citation, short_answer_span
+
+    ans, src = _short_case(SA_SOURCE, SA_QUOTE, "181 دولة")
+    d = ans.to_dict()
+    c = d["citations"][0]
+    for short in ({"text": "181"}, {**d["short_answer"], "start": "x"}, {**d["short_answer"], "end": None},
+                  {**d["short_answer"], "citation": "؟"}, {"text": ""}, "181", [1, 2], None):
+        assert short_answer_span(short, c) is None
+        out = render_answer(0, {**d, "short_answer": short}, texts)
+        assert 'class="short-answer"' not in out
+        assert "<mark>" in render_citation(0, c, src, texts, short=short)
+    assert short_answer_span(d["short_answer"], c) == (SA_QUOTE.index("181"), SA_QUOTE.index("181") + len("181 دولة"))
+
+
+def test_short_answer_outside_the_answer_wording_gets_its_quoted_sentence(texts) -> None:  # type: ignore[no-untyped-def]
+    import html
+    import re
+
+    from dataclasses import replace
+
+    from assistant.web import render_answer
+
+    ans, _ = _short_case(SA_SOURCE, SA_QUOTE, "181 دولة")
+    worded = replace(ans, text="شارك في الدورة مئة وإحدى وثمانون دولة [1].", backend="llm")
+    out = render_answer(0, worded.to_dict(), texts)
+    quote = re.search(r'<blockquote class="answer-quote" dir="auto">(.*?)</blockquote>', out).group(1)
+    assert _strip_tags(quote) == SA_QUOTE
+    assert [html.unescape(m) for m in re.findall(SHORT_RE, quote)] == ["181 دولة"]
+    assert 'class="short-answer"' not in _answer_text_html(out)
+
+
+def test_refused_answer_and_reader_note(texts) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from assistant.web import render_answer
+
+    ans, _ = _short_case(SA_SOURCE, SA_QUOTE, "181 دولة")
+    note = "ملف القارئ المدرَّب <مفقود>، فأجاب القارئ بالقواعد."
+    out = render_answer(0, replace(ans, reader="rules", reader_note=note).to_dict(), texts)
+    assert '<div class="reader-note" dir="auto">ملف القارئ المدرَّب &lt;مفقود&gt;، فأجاب القارئ بالقواعد.</div>' in out
+    assert out.index('class="answer-text"') < out.index('class="reader-note"')
+    refused = replace(ans, refused=True, text=texts("refusal"), citations=(), reader="rules", reader_note=note)
+    out = render_answer(0, refused.to_dict(), texts)
+    assert "short-answer" not in out and 'class="reader-note"' in out
+    assert "short-answer" not in render_answer(0, replace(ans, short_answer=None).to_dict(), texts)
+
+
+def test_citation_viewer_marks_the_short_answer_inside_the_quote(texts) -> None:  # type: ignore[no-untyped-def]
+    import html
+    import re
+
+    from assistant.models import Source
+    from assistant.web import render_citation, render_source, short_answer_in_source
+
+    for span in ("181 دولة", "شاركت", "دولية."):
+        ans, src = _short_case(SA_SOURCE, SA_QUOTE, span)
+        d = ans.to_dict()
+        c, short = d["citations"][0], d["short_answer"]
+        out = render_citation(0, c, src, texts, short=short)
+        cited = re.search(r'<p class="para cited" dir="auto">(.*?)</p>', out).group(1)
+        outer = re.search(r"<mark>(.*)</mark>", cited).group(1)  # the quote's mark holds the span's mark
+        assert _strip_tags(outer) == SA_QUOTE
+        assert [html.unescape(m) for m in re.findall(SHORT_RE, outer)] == [span]
+        assert out.count('class="short-answer"') == 1 and "short-answer" not in "".join(re.findall(r'para context.*?</p>', out))
+        # the source changed since: the quote is found where it is now, and the span inside it
+        moved = Source(source_id="s", title="t", text="سطر جديد.\n\n" + SA_SOURCE, content_hash="h2")
+        assert [html.unescape(m) for m in re.findall(SHORT_RE, render_citation(0, c, moved, texts, short=short))] == [span]
+        # the source is gone: the quote alone, the span still marked inside it
+        gone = render_citation(0, c, None, texts, short=short)
+        assert [html.unescape(m) for m in re.findall(SHORT_RE, gone)] == [span]
+        # the whole document, the quote marked and the span inside it
+        where = (c["start"], c["end"])
+        full = render_source(src, texts, mark=where, short=short_answer_in_source(short, c, where))
+        assert [html.unescape(m) for m in re.findall(SHORT_RE, full)] == [span]
+    # a short answer of another citation is not marked in this one
+    other = {**short, "citation": 2}
+    assert 'class="short-answer"' not in render_citation(0, c, src, texts, short=other)
+
+
 def test_upload_names_are_sanitised() -> None:
     from assistant.sources import SourceError
     from assistant.web import safe_name
@@ -162,6 +348,7 @@ def test_api_returns_the_answer_object(web_app) -> None:  # type: ignore[no-unty
     assert isinstance(d, dict) and d["refused"] is False and "181" in d["answer"]
     c = d["citations"][0]
     assert c["source_id"] == ARTICLE_ID and c["paragraph"] == 2 and "[1]" in d["answer"]
+    assert {"short_answer", "reader", "reader_note"} <= set(d)  # the short answer travels with the answer object
     src = client.predict(source_id=ARTICLE_ID, api_name="/source")
     assert src["text"][c["start"]:c["end"]] == c["quote"] and "path" not in src
     follow = client.predict(question=Q_FOLLOW, history=[Q_COUNTRIES], api_name="/ask")
@@ -246,14 +433,14 @@ def test_browser_end_to_end(web_app, browser, tmp_path: Path) -> None:  # type: 
     viewer = page.locator("#source-viewer")
     assert "للإنتربول بمراكش" in viewer.locator(".viewer-title").inner_text()
     assert "الفقرة 2" in viewer.locator(".viewer-meta").inner_text()
-    assert "181" in viewer.locator("mark").inner_text()
+    assert "181" in viewer.locator("mark:not(.short-answer)").inner_text()
     cited = viewer.locator(".para.cited").inner_text()
     assert "حدائق المنارة" in cited  # the surrounding text of the paragraph, not only the quote
     _shot(page, "web-03-citation.png")
     # ... and from there the whole document, the quote still marked
     viewer.locator("a.open-source").click()
     page.wait_for_selector("#source-viewer .viewer.source mark")
-    assert viewer.locator(".para").count() >= 7 and "181" in viewer.locator("mark").inner_text()
+    assert viewer.locator(".para").count() >= 7 and "181" in viewer.locator("mark:not(.short-answer)").inner_text()
 
     # copy the answer (to the clipboard, as text)
     a1.locator("button.copy-answer").click()
@@ -286,7 +473,7 @@ def test_browser_end_to_end(web_app, browser, tmp_path: Path) -> None:  # type: 
     assert "350" in a3.locator(".answer-text").inner_text()
     a3.locator(".answer-text a.cite").first.click()
     page.wait_for_function("(document.querySelector('#source-viewer .viewer-title') || {}).innerText === 'مهرجان الزيتون في تاونات'")
-    assert "350" in page.locator("#source-viewer mark").inner_text()
+    assert "350" in page.locator("#source-viewer mark:not(.short-answer)").inner_text()
     _shot(page, "web-05-uploaded.png")
 
     # an unsupported file is refused with an Arabic reason in the page
