@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from . import arabic
 from .messages import message
 from .models import Answer, Citation, Passage
+from .qtypes import question_type, type_satisfied
 
 if TYPE_CHECKING:
     from .retrieve import Index
@@ -26,65 +27,6 @@ class QuestionError(ValueError):
 
 
 _TRAILING_PUNCT = re.compile(r"[\s،,؛;:\-–—]+$")
-
-
-def question_type(question: str) -> str:
-    """One of "number", "date", "place", "name" or "other", from the question's words."""
-    ws = [w[1:] if w.startswith("و") and len(w) > 2 and w[1:] in (arabic.NUMBER_Q | arabic.DATE_Q | {"من", "ما", "مين"}) else w
-          for w in arabic.words(question)]
-    head = ws[:4]
-    if any(w in arabic.DATE_Q for w in head) or ("اي" in head and any(w in {"يوم", "سنه", "عام", "شهر", "تاريخ"} for w in ws)):
-        return "date"
-    if any(w in arabic.NUMBER_Q for w in head):
-        return "number"
-    if any(w in arabic.PLACE_Q for w in head) or ("اي" in head and any(w in {"مدينه", "فضاء", "مكان", "بلد"} for w in ws)):
-        return "place"
-    pairs = set(zip(ws, ws[1:] + [""]))
-    for a, b in arabic.NAME_Q_PAIRS:
-        if (a, b) in pairs or (b == "" and a in ws[:3]):
-            if "اسم" in (a, b) and not _asks_person_name(ws):
-                continue  # "ما اسم الحديقة؟" asks for a place's name, which any phrase may give
-            return "name"
-    return "other"
-
-
-def _asks_person_name(ws: list[str]) -> bool:
-    """True when a "name" question is about a person (a role noun follows اسم), not a place or thing."""
-    if "اسم" not in ws:
-        return True
-    i = ws.index("اسم")
-    for w in ws[i + 1:i + 3]:
-        core = w[2:] if w.startswith("ال") else (w[3:] if w.startswith("لل") else w)
-        if core in arabic.PERSON_HEADS or core.rstrip("ه") in arabic.PERSON_HEADS:
-            return True
-    return False
-
-
-def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) -> bool:
-    """Whether a span holds the kind of thing the question asks for (a number, a date, a name)."""
-    stops = arabic.stopwords()
-    fresh = [w for w in span_words if w not in question_words and w not in stops]
-    if qtype == "number":
-        # the number must count something the question names ("181 دولة" for "كم دولة"), when it names anything
-        qstems = {arabic.stem(w) for w in question_words if w not in stops and not arabic.is_number_token(w)}
-        for i, w in enumerate(span_words):
-            if w in fresh and arabic.is_number_token(w):
-                near = {arabic.stem(x) for x in span_words[max(0, i - 3):i + 4] if x != w}
-                if not qstems or near & qstems:
-                    return True
-        return False
-    if qtype == "place":
-        if any((w[1:] if w[:1] in {"ب", "و", "ف"} else w).removeprefix("ال") in arabic.PLACE_WORDS for w in fresh):
-            return True
-        # "في الرباط", "بمراكش": a new word after a locative preposition
-        fresh_set = set(fresh)
-        return any(w in fresh_set and (prev in {"في", "الي", "من"} or (w.startswith("ب") and len(w) > 4))
-                   for prev, w in zip([""] + span_words, span_words))
-    if qtype == "date":
-        return any(arabic.is_month_token(w) or (w.isdigit() and len(w) <= 4) for w in fresh)
-    if qtype == "name":
-        return arabic.has_name(fresh)
-    return True
 
 
 @dataclass

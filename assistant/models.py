@@ -45,6 +45,17 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The answer's span inside its cited sentence: ``source.text[start:end] == text``."""
+
+    text: str
+    source_id: str
+    start: int
+    end: int
+    citation: int = 1  # the citation (its ``n``) whose quote holds the span
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its scores (what the answerers choose from)."""
 
@@ -74,6 +85,9 @@ class Answer:
     passages: tuple[Passage, ...] = field(default=(), repr=False)
     confidence: float = 0.0
     backend: str = "extractive"
+    short_answer: ShortAnswer | None = None
+    reader: str = "rules"  # which reader decided: "trained", or "rules" (none configured, or a fallback)
+    reader_note: str = ""  # why the rules answered when the trained reader was wanted (Arabic, for people)
 
     def to_dict(self, with_passages: bool = False) -> dict[str, Any]:
         """JSON-ready dict: ``answer``, ``refused``, ``citations`` and the rest."""
@@ -85,6 +99,9 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "backend": self.backend,
             "citations": [asdict(c) for c in self.citations],
+            "short_answer": asdict(self.short_answer) if self.short_answer else None,
+            "reader": self.reader,
+            "reader_note": self.reader_note,
         }
         if with_passages:
             d["passages"] = [asdict(p) for p in self.passages]

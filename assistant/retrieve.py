@@ -13,7 +13,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import bm25s
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
@@ -112,6 +112,8 @@ class Index:
         bm_path = gen / "bm25"
         self._bm25 = None if (bm_path / "EMPTY").exists() or not bm_path.exists() else ArabicBM25Retriever.load(bm_path, settings.candidates)
         self._lock = threading.Lock()
+        self._qcache: dict[str, list[float]] = {}
+        self._chunks: dict[tuple[str, int], list[tuple[str, int, int, str, list[float]]]] = {}
 
     @property
     def size(self) -> int:
@@ -122,38 +124,70 @@ class Index:
         """True when another writer has published a newer generation."""
         return store.current_generation(self.settings.index) != self.generation
 
-    def keyword(self, question: str, k: int) -> list[Hit]:
-        """BM25 hits for a question."""
+    def keyword(self, question: str, k: int, exclude: Collection[str] = ()) -> list[Hit]:
+        """BM25 hits for a question (chunks of the ``exclude`` source ids left out)."""
         if self._bm25 is None:
             return []
-        self._bm25.similarity_top_k = k
-        return [Hit(n.node.node_id, n.node.get_content(), dict(n.node.metadata), keyword=float(n.score or 0.0))
-                for n in self._bm25.retrieve(question)]
+        with self._lock:  # similarity_top_k is shared state
+            self._bm25.similarity_top_k = k + (4 * k if exclude else 0)
+            got = self._bm25.retrieve(question)
+        hits = [Hit(n.node.node_id, n.node.get_content(), dict(n.node.metadata), keyword=float(n.score or 0.0))
+                for n in got]
+        return [h for h in hits if str(h.meta.get("source_id")) not in exclude][:k]
 
-    def dense(self, question: str, k: int) -> list[Hit]:
-        """Nearest chunks by embedding cosine similarity."""
+    def query_vector(self, question: str) -> list[float]:
+        """The question's embedding (cached: the retriever and the reader share it)."""
+        # marks and Arabic-Indic digits pull e5 away from unmarked, ASCII-digit prose
+        key = arabic.fold_digits(arabic.strip_marks(question))
+        with self._lock:  # the model is shared by every user; torch on 2 cores gains nothing from overlap
+            vec = self._qcache.get(key)
+            if vec is None:
+                vec = self.embed_model.get_query_embedding(key)
+                if len(self._qcache) > 256:
+                    self._qcache.pop(next(iter(self._qcache)))
+                self._qcache[key] = vec
+        return vec
+
+    def dense(self, question: str, k: int, exclude: Collection[str] = ()) -> list[Hit]:
+        """Nearest chunks by embedding cosine similarity (chunks of the ``exclude`` source ids left out)."""
         n = self.size
         if n == 0:
             return []
-        with self._lock:  # the model is shared by every user; torch on 2 cores gains nothing from overlap
-            # marks and Arabic-Indic digits pull e5 away from unmarked, ASCII-digit prose
-            vec = self.embed_model.get_query_embedding(arabic.fold_digits(arabic.strip_marks(question)))
-        res = self._collection.query(query_embeddings=[vec], n_results=min(k, n), include=["documents", "metadatas", "distances"])
+        vec = self.query_vector(question)
+        where = {"source_id": {"$nin": sorted(exclude)}} if exclude else None
+        res = self._collection.query(query_embeddings=[vec], n_results=min(k, n), where=where,
+                                     include=["documents", "metadatas", "distances"])
         hits = []
         for i, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]):
             hits.append(Hit(i, doc, dict(meta), dense=1.0 - float(dist)))
         return hits
 
-    def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
-        """Top chunks for a question: ``mode`` is "hybrid", "keyword" or "dense"."""
+    def paragraph_chunks(self, source_id: str, paragraph: int) -> list[tuple[str, int, int, str, list[float]]]:
+        """Every chunk of one paragraph in text order: (node id, start, end, text, embedding); cached per index."""
+        key = (source_id, paragraph)
+        got = self._chunks.get(key)
+        if got is None:
+            res = self._collection.get(where={"$and": [{"source_id": source_id}, {"paragraph": paragraph}]},
+                                       include=["documents", "metadatas", "embeddings"])
+            got = sorted(((i, int(m.get("start", 0)), int(m.get("end", 0)), d, list(e))
+                          for i, d, m, e in zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"])),
+                         key=lambda r: r[1])
+            if len(self._chunks) > 4096:
+                self._chunks.clear()
+            self._chunks[key] = got
+        return got
+
+    def search(self, question: str, k: int | None = None, mode: str = "hybrid",
+               exclude: Collection[str] = ()) -> list[Passage]:
+        """Top chunks for a question: ``mode`` is "hybrid", "keyword" or "dense"; ``exclude``: source ids left out."""
         k = k or self.settings.top_k
         cand = self.settings.candidates
         merged: dict[str, Hit] = {}
         if mode in ("hybrid", "keyword"):
-            for h in self.keyword(question, cand):
+            for h in self.keyword(question, cand, exclude):
                 merged[h.node_id] = h
         if mode in ("hybrid", "dense"):
-            for h in self.dense(question, cand):
+            for h in self.dense(question, cand, exclude):
                 if h.node_id in merged:
                     merged[h.node_id].dense = h.dense
                 else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from . import chat, ingest, store
 from .answer import ExtractiveAnswerer, validate_question
@@ -39,12 +39,13 @@ class Assistant:
         """The loaded index (loading it on first use)."""
         return self._load()[0]
 
-    def ask(self, question: str, history: list[str] | None = None, mode: str = "hybrid") -> Answer:
-        """Answer a question (a follow-up is resolved against ``history``, earlier questions first)."""
+    def ask(self, question: str, history: list[str] | None = None, mode: str = "hybrid",
+            exclude_sources: Collection[str] = ()) -> Answer:
+        """Answer a question (a follow-up is resolved against ``history``; ``exclude_sources`` are not searched)."""
         q = validate_question(question, self.settings.max_question_chars)
         resolved = chat.resolve(q, history or [])
         index, answerer = self._load()
-        passages = index.search(resolved, k=self.settings.top_k, mode=mode)
+        passages = index.search(resolved, k=self.settings.top_k, mode=mode, exclude=exclude_sources)
         answer = answerer.answer(q, passages, resolved=resolved)
         if self.settings.answerer == "llm":
             from .llm import generate
