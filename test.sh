@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command: set everything up (browser included), run the test suite, then gate on the article eval.
+# One command: set everything up (browser included), run the test suite, then gate on the article and
+# held-out XQuAD-ar evals.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh --test
@@ -11,4 +12,12 @@ set -e
 if [ "$rc" = 5 ]; then echo "pytest collected no tests: failing." >&2; exit 1; fi
 [ "$rc" = 0 ] || exit "$rc"
 echo "Article evaluation (gated on evals/thresholds.yaml):"
-exec .venv/bin/assistant eval evals/article.yaml
+set +e
+.venv/bin/assistant eval evals/article.yaml
+article_rc=$?
+echo "Held-out XQuAD-ar evaluation (gated on evals/thresholds.yaml):"
+.venv/bin/assistant eval evals/xquad-heldout.yaml
+xquad_rc=$?
+set -e
+[ "$article_rc" = 0 ] || { echo "article evaluation failed (exit $article_rc)" >&2; exit "$article_rc"; }
+[ "$xquad_rc" = 0 ] || { echo "xquad-heldout evaluation failed (exit $xquad_rc)" >&2; exit "$xquad_rc"; }

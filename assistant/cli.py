@@ -91,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_eval.add_argument("--limit", type=int, default=None)
     p_eval.add_argument("--compare", action="store_true")
     p_eval.add_argument("--no-gate", action="store_true", help="report only, never fail on thresholds")
+    p_eval.add_argument("--distractors", nargs="+", metavar=("FILE", "N"), default=None,
+                        help="also index N paragraphs (default: all) of a SQuAD-format FILE beside each set's documents")
     args = parser.parse_args(argv)
 
     from .answer import QuestionError

