@@ -16,7 +16,7 @@ set +e
 .venv/bin/assistant eval evals/article.yaml
 article_rc=$?
 echo "Held-out XQuAD-ar evaluation (gated on evals/thresholds.yaml):"
-.venv/bin/assistant eval evals/xquad-heldout.yaml
+ASSISTANT_READER=trained .venv/bin/assistant eval evals/xquad-heldout.yaml   # the trained reader, gated on text it never saw
 xquad_rc=$?
 set -e
 [ "$article_rc" = 0 ] || { echo "article evaluation failed (exit $article_rc)" >&2; exit "$article_rc"; }

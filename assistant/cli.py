@@ -66,6 +66,24 @@ def _report(report) -> int:  # type: ignore[no-untyped-def]
     return 1 if report.failed else 0
 
 
+def _train_reader(settings, args) -> int:  # type: ignore[no-untyped-def]
+    from .messages import message
+    from .reader.train import DEFAULT_DATA, run
+
+    files = list(args.files) or [settings.home / f for f in DEFAULT_DATA]
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        _err(message("train_data_missing", files=", ".join(missing)))
+        return EXIT_USER
+    result = run(settings, files, settings.cache_dir / "reader-train", _progress, epochs=args.epochs, out_dir=args.out)
+    from .reader.card import table_markdown
+
+    print(f"design: {result['design']}  sha256: {result['sha256']}")
+    print("dev:\n" + table_markdown(result["table"], "dev"))
+    print("held-out:\n" + table_markdown(result["table"], "heldout"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``assistant`` console script."""
     parser = argparse.ArgumentParser(prog="assistant", description="مساعد عربي يجيب عن الأسئلة من المصادر مع الاستشهاد.")
@@ -93,6 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_eval.add_argument("--no-gate", action="store_true", help="report only, never fail on thresholds")
     p_eval.add_argument("--distractors", nargs="+", metavar=("FILE", "N"), default=None,
                         help="also index N paragraphs (default: all) of a SQuAD-format FILE beside each set's documents")
+    p_tr = sub.add_parser("train-reader", help="rebuild the trained reader from SQuAD-format files")
+    p_tr.add_argument("files", nargs="*", type=Path,
+                      help="SQuAD-format files (default: ../shared/data/xquad.ar.json and arcd-train.json)")
+    p_tr.add_argument("--epochs", type=int, default=2, help="epochs of the span head")
+    p_tr.add_argument("--out", type=Path, default=None, help="folder for the artefact (default: the package's)")
     args = parser.parse_args(argv)
 
     from .answer import QuestionError
@@ -159,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .evals import run_cli
 
             return run_cli(settings, args)
+        if args.command == "train-reader":
+            return _train_reader(settings, args)
     except QuestionError as exc:
         _err(exc.text)
         return EXIT_USER

@@ -48,6 +48,8 @@ class Settings:
     max_answer_words: int = 40
     max_question_chars: int = 2000
     max_file_mb: float = 20.0
+    reader: str = "rules"  # "rules" (hand-written answerer) or "trained" (the shipped reader; falls back to the rules when it cannot load)
+    reader_path: Path | None = None  # default: the artefact shipped in the package (assistant/reader/artefact/)
     answerer: str = "extractive"  # "extractive" or "llm" (OpenAI-compatible endpoint)
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "local"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Callable
 import urllib.error
 import urllib.request
 
@@ -31,8 +32,13 @@ def _complete(settings: Settings, system: str, user: str) -> str:
     return str(data["choices"][0]["message"]["content"]).strip()
 
 
-def generate(settings: Settings, extractive: Answer, passages: list[Passage], sources: dict[str, Source]) -> Answer:
-    """A generated answer whose every sentence is backed by a retrieved sentence, else the extractive one."""
+def generate(settings: Settings, extractive: Answer, passages: list[Passage], sources: dict[str, Source],
+             answers: Callable[[str, Passage], bool] | None = None) -> Answer:
+    """A generated answer whose every sentence is backed by a retrieved sentence, else the extractive one.
+
+    With ``answers`` (the trained reader's check), a sentence also needs the reader to find that its cited
+    passage answers the question: being in the source is not enough.
+    """
     if extractive.refused or not passages:
         return extractive  # the answerability decision stays with code
     context = "\n".join(f"[{i}] {p.text}" for i, p in enumerate(passages, start=1))
@@ -53,6 +59,8 @@ def generate(settings: Settings, extractive: Answer, passages: list[Passage], so
                 best, best_share = p, share
         if best is None or best_share < SUPPORT:
             continue  # unsupported: dropped, never shown as if sourced
+        if answers is not None and not answers(extractive.resolved_question or extractive.question, best):
+            continue  # sourced, but the reader finds that the cited passage does not answer the question
         src = sources[best.source_id]
         n = next((c.n for c in citations if (c.source_id, c.start) == (best.source_id, best.start)), len(citations) + 1)
         if n > len(citations):
@@ -64,4 +72,5 @@ def generate(settings: Settings, extractive: Answer, passages: list[Passage], so
         return extractive
     return Answer(question=extractive.question, text=" ".join(parts), refused=False, citations=tuple(citations),
                   resolved_question=extractive.resolved_question, passages=extractive.passages,
-                  confidence=extractive.confidence, backend="llm")
+                  confidence=extractive.confidence, backend="llm", reader=extractive.reader,
+                  reader_note=extractive.reader_note)

@@ -24,6 +24,9 @@ def make_settings(home: Path, embed_model: str = "hash", **overrides):  # type: 
     from assistant.config import load_settings
 
     (home / "sources").mkdir(parents=True, exist_ok=True)
+    # the trained reader reads e5 vectors: with the hash embedding only the rule answerer makes sense
+    if embed_model != "e5-small":
+        overrides.setdefault("reader", "rules")
     return load_settings(home=home, prompts_dir=ROOT / "prompts", embed_model=embed_model,
                          cache_dir=model_cache(), **overrides)
 
@@ -66,5 +69,19 @@ def real_assistant(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no
     (home / "sources").mkdir()
     shutil.copy(ARTICLE, home / "sources" / ARTICLE.name)
     s = make_settings(home, embed_model="e5-small")
+    sync(s)
+    return Assistant(s)
+
+
+@pytest.fixture(scope="session")
+def trained_assistant(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The article indexed with e5-small, answered by the shipped trained reader."""
+    from assistant.ingest import sync
+    from assistant.service import Assistant
+
+    home = tmp_path_factory.mktemp("trained")
+    (home / "sources").mkdir()
+    shutil.copy(ARTICLE, home / "sources" / ARTICLE.name)
+    s = make_settings(home, embed_model="e5-small", reader="trained")
     sync(s)
     return Assistant(s)

@@ -75,3 +75,22 @@ def test_refusal_stays_with_code(llm_assistant):
     finally:
         server.shutdown()
     assert ans.refused and not seen  # the model is not even asked when the sources cannot answer
+
+
+@pytest.mark.slow
+def test_sourced_sentence_that_does_not_answer_is_dropped(article_home):  # type: ignore[no-untyped-def]
+    """The failure seen with a real 1.5B model: asked which African police force signed a memorandum, it
+    answered with the UN police, a sentence that is in the source but does not answer. The reader drops it."""
+    reply = "جهاز الشرطة التابع للأمم المتحدة من بين المؤسسات الدولية الفاعلة التي التقى بها المدير العام."
+    server, seen = _endpoint(reply)
+    s = make_settings(article_home, embed_model="e5-small", reader="trained", answerer="llm",
+                      llm_base_url=f"http://127.0.0.1:{server.server_port}/v1")
+    sync(s)
+    try:
+        ans = Assistant(s).ask("أي جهاز شرطة إفريقي وقّع مذكرة تفاهم مع المغرب؟")
+    finally:
+        server.shutdown()
+    assert ans.reader == "trained"
+    assert "للأمم المتحدة" not in ans.text or ans.backend != "llm"
+    if not ans.refused:
+        assert "الإثيوبية" in " ".join(c.quote for c in ans.citations)

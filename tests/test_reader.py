@@ -1,0 +1,202 @@
+"""The trained reader: its artefact, its fallback, its spans, and the answers people get from it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ARTICLE, make_settings
+
+from assistant.reader import model as reader_model
+from assistant.reader.features import IDF, Candidate, Question, sentence_matrix, SENTENCE_FEATURES
+from assistant.reader.spans import TOKEN, candidate_spans, exact, f1, gold_span, tokens
+
+THREE_PARAGRAPHS = """---
+title: جمعية أصدقاء البيئة
+---
+تأسست جمعية أصدقاء البيئة في مدينة فاس سنة 1998، وهي تعمل منذ ذلك الحين على حماية الغابات والمياه في جهة فاس مكناس.
+
+ويبلغ عدد أعضاء الجمعية اليوم 450 عضوًا موزعين على خمس مدن مغربية، أغلبهم من الطلبة والأساتذة.
+
+وتنظم الجمعية في كل ربيع حملة لغرس الأشجار في ضواحي المدينة بمشاركة المدارس والسكان.
+"""
+
+LIBRARY_MUSEUM = """---
+title: الحي الثقافي
+---
+افتُتح متحف الفنون الحديثة في الحي القديم سنة 2010، ويضم المتحف أكثر من ثلاثة آلاف لوحة لفنانين من المغرب والعالم.
+أما المكتبة المجاورة للمتحف فتحمل اسم مكتبة ابن رشد، وتضم رفوفها مئة ألف كتاب ومخطوط.
+"""
+
+
+# ------------------------------------------------------------------ artefact, without the model
+
+
+def test_shipped_artefact_is_verified_small_and_documented() -> None:
+    folder = reader_model.ARTEFACT_DIR
+    total = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    assert total <= 25 * 1024 * 1024
+    card = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    digest = (folder / "reader.json.gz.sha256").read_text(encoding="utf-8").split()[0]
+    assert digest in card and "held-out" in card.lower()
+    r = reader_model.load()
+    assert 0.0 < r.threshold < 1.0
+    assert r.meta["figures"] and r.meta["questions"]["heldout"] > 0
+
+
+def test_corrupt_or_missing_artefact_is_refused_with_its_reason(tmp_path: Path) -> None:
+    for f in reader_model.ARTEFACT_DIR.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    art = tmp_path / reader_model.ARTEFACT.name
+    data = bytearray(art.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    art.write_bytes(bytes(data))
+    with pytest.raises(reader_model.ReaderUnavailable) as exc:
+        reader_model.load(art)
+    assert exc.value.key == "reader_corrupt"
+    with pytest.raises(reader_model.ReaderUnavailable) as exc:
+        reader_model.load(tmp_path / "nothing-here.json.gz")
+    assert exc.value.key == "reader_missing"
+
+
+def test_incompatible_artefact_is_refused(tmp_path: Path) -> None:
+    d = json.loads(gzip.decompress(reader_model.ARTEFACT.read_bytes()))
+    d["sentence"]["names"] = d["sentence"]["names"][:-1]
+    p = tmp_path / "reader.json.gz"
+    p.write_bytes(gzip.compress(json.dumps(d).encode()))
+    with pytest.raises(reader_model.ReaderUnavailable) as exc:
+        reader_model.load(p)
+    assert exc.value.key in {"reader_incompatible", "reader_corrupt"}
+
+
+def test_missing_reader_falls_back_to_rules_and_says_so(article_home: Path, tmp_path: Path) -> None:
+    from assistant.ingest import sync
+    from assistant.service import Assistant
+
+    s = make_settings(article_home, reader="trained", reader_path=tmp_path / "gone.json.gz")
+    sync(s)
+    a = Assistant(s).ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
+    assert a.reader == "rules"
+    assert "القارئ" in a.reader_note and "train-reader" in a.reader_note
+    assert a.to_dict()["reader_note"] == a.reader_note
+
+
+# ------------------------------------------------------------------ spans and features
+
+
+def test_tokens_keep_offsets_into_marked_text() -> None:
+    text = "انعقدت الدورةُ الثالثة والتسعون في مراكشَ سنة ٢٠٢٥."
+    toks = tokens(text, 0, len(text))
+    assert [text[t.start:t.end] for t in toks][1] == "الدورةُ"
+    assert toks[-1].norm == "2025"
+    spans = candidate_spans(toks)
+    assert gold_span(toks, spans, ("مراكش",)) is not None
+    assert all(TOKEN.fullmatch(text[t.start:t.end]) for t in toks)
+
+
+def test_span_scores_follow_squad() -> None:
+    assert exact("في مدينة مراكش", "في مدينة مراكش")
+    assert f1("مدينة مراكش", "مراكش") == pytest.approx(2 / 3)
+    assert f1("", "مراكش") == 0.0
+
+
+def test_window_holds_the_span_and_stays_within_budget() -> None:
+    r = replace(reader_model.load(), whole_words=10, window_words=6)
+    text = " ".join(f"كلمة{i}" for i in range(40))
+    c = Candidate("s", 1, 0, len(text), text, np.zeros(3, dtype=np.float32))
+    toks = tokens(text, 0, len(text))
+    span = (toks[30].start, toks[31].end)
+    s, e = r.window(text, c, span)
+    assert s <= span[0] and span[1] <= e
+    assert len(tokens(text, s, e)) <= 6
+
+
+def test_sentence_features_are_finite_and_named() -> None:
+    q = Question.of("كم عدد الدول المشاركة؟")
+    cands = [Candidate("s", 1, 0, 10, "شاركت 181 دولة في الجمعية العامة.", np.array([1.0, 0.0], dtype=np.float32), 0, 2),
+             Candidate("s", 1, 11, 20, "انعقدت الدورة في مراكش.", np.array([0.0, 1.0], dtype=np.float32), 1, 2)]
+    m = sentence_matrix(q, np.array([0.8, 0.6], dtype=np.float32), cands, IDF.fit(["شاركت دولة", "مراكش"]))
+    assert m.shape == (2, len(SENTENCE_FEATURES)) and np.isfinite(m).all()
+
+
+# ------------------------------------------------------------------ answers, with the real model
+
+
+@pytest.fixture(scope="module")
+def own_docs_assistant(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Two documents of our own, indexed with e5-small, answered by the trained reader."""
+    from assistant.ingest import sync
+    from assistant.service import Assistant
+
+    home = tmp_path_factory.mktemp("own")
+    (home / "sources").mkdir()
+    (home / "sources" / "environment.md").write_text(THREE_PARAGRAPHS, encoding="utf-8")
+    (home / "sources" / "district.md").write_text(LIBRARY_MUSEUM, encoding="utf-8")
+    s = make_settings(home, embed_model="e5-small", reader="trained")
+    sync(s)
+    return Assistant(s)
+
+
+@pytest.mark.slow
+def test_fact_in_a_second_paragraph_is_answered_from_it(own_docs_assistant) -> None:  # type: ignore[no-untyped-def]
+    a = own_docs_assistant.ask("كم عدد أعضاء الجمعية؟")
+    assert a.reader == "trained" and not a.refused
+    assert a.citations[0].source_id == "environment" and a.citations[0].paragraph == 2
+    assert "450" in a.text and a.short_answer is not None
+
+
+@pytest.mark.slow
+def test_library_question_is_answered_from_the_library_sentence(own_docs_assistant) -> None:  # type: ignore[no-untyped-def]
+    a = own_docs_assistant.ask("ما اسم المكتبة المجاورة للمتحف؟")
+    assert not a.refused and "ابن رشد" in a.citations[0].quote
+
+
+@pytest.mark.slow
+def test_181_short_answer_has_exact_offsets(trained_assistant) -> None:  # type: ignore[no-untyped-def]
+    a = trained_assistant.ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
+    assert a.reader == "trained" and not a.refused
+    sa = a.short_answer
+    assert sa is not None and "181" in sa.text
+    src = trained_assistant.source(sa.source_id)
+    assert src.text[sa.start:sa.end] == sa.text
+    c = a.citations[0]
+    assert c.start <= sa.start and sa.end <= c.end
+    assert 0.0 <= a.confidence <= 1.0
+
+
+@pytest.mark.slow
+def test_llm_sentence_that_does_not_answer_is_dropped(trained_assistant) -> None:  # type: ignore[no-untyped-def]
+    """A generated sentence copied from the source but answering something else does not stand."""
+    from assistant.llm import generate
+
+    index, answerer = trained_assistant._load()
+    q = "كم عدد الدول التي شاركت في الجمعية العامة؟"
+    passages = index.search(q, k=5)
+    extractive = answerer.answer(q, passages)
+    right = next(p for p in passages if "181" in p.text)
+    wrong = next(p for p in passages if "181" not in p.text)
+    assert answerer.supports(q, right)
+    assert not answerer.supports(q, wrong)
+    assert extractive.reader == "trained"
+    assert callable(generate)
+
+
+@pytest.mark.slow
+def test_span_head_leaves_the_embedder_untouched(trained_assistant) -> None:  # type: ignore[no-untyped-def]
+    """The span head borrows the embedder's bottom layers; the embedder must keep its own top layers."""
+    from assistant.embedding import E5_SMALL_DIRNAME
+    from sentence_transformers import SentenceTransformer
+
+    index, answerer = trained_assistant._load()
+    assert answerer.reader.neural is not None
+    text = "انعقدت الجمعية العامة للإنتربول في مراكش"
+    shared = np.asarray(index.embed_model.get_query_embedding(text))
+    fresh = SentenceTransformer(str(trained_assistant.settings.cache_dir / E5_SMALL_DIRNAME), device="cpu")
+    ref = fresh.encode("query: " + text, normalize_embeddings=True)
+    assert float(shared @ ref) > 0.9999
