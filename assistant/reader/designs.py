@@ -109,7 +109,7 @@ def choose(reader: TrainedReader, rows, texts: dict[str, str]) -> tuple[float, i
 
 def stage2_linear(reader: TrainedReader, exs: Sequence[Example], texts: dict[str, str], neural: bool) -> Linear:
     """Fit the answerability model on a design's own choices (label: the chosen sentence holds the fact)."""
-    from .train import fit_logistic
+    from .fit import fit_logistic
 
     X, y = [], []
     for ex in exs:
@@ -135,7 +135,7 @@ def stage2_linear(reader: TrainedReader, exs: Sequence[Example], texts: dict[str
 
 def combiner_linear(reader: TrainedReader, exs: Sequence[Example]) -> Linear:
     """Fit design C's re-ranker over the top sentences of design A, with the span head's margins."""
-    from .train import fit_logistic
+    from .fit import fit_logistic
 
     X, y = [], []
     for ex in exs:
