@@ -20,6 +20,8 @@ _FOLD = str.maketrans({"ى": "ي", "ة": "ه", "ی": "ي", "ک": "ك", "ؤ": "و
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 WORD = re.compile(r"[^\W_]+(?:[.,٫][0-9٠-٩]+)*", re.UNICODE)
+# A word as written, tashkeel and tatweel inside it kept: offsets from it point into the text people see.
+MARKED_WORD = re.compile(r"(?:[^\W_]|[\u0610-\u061a\u064b-\u065f\u0670\u0640])+(?:[.,٫][0-9٠-٩]+)*")
 # Sentence ends: Latin and Arabic full stops, question and exclamation marks, ellipsis.
 _SENT_END = re.compile(r"(?<![0-9٠-٩])[.!?؟…۔]+(?![0-9٠-٩])[\"'”’»)\]]*|\n+")
 # Clause boundaries inside a sentence: Arabic and Latin comma, semicolon, colon.

@@ -75,7 +75,11 @@ def _train_reader(settings, args) -> int:  # type: ignore[no-untyped-def]
     if missing:
         _err(message("train_data_missing", files=", ".join(missing)))
         return EXIT_USER
-    result = run(settings, files, settings.cache_dir / "reader-train", _progress, epochs=args.epochs, out_dir=args.out)
+    try:
+        result = run(settings, files, settings.cache_dir / "reader-train", _progress, epochs=args.epochs, out_dir=args.out)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:  # json errors are ValueErrors
+        _err(message("train_data_bad", files=", ".join(map(str, files)), error=f"{type(exc).__name__}: {exc}"[:300]))
+        return EXIT_USER
     from .reader.card import table_markdown
 
     print(f"design: {result['design']}  sha256: {result['sha256']}")

@@ -289,6 +289,20 @@ def _files_in(p: Path) -> list[Path]:
 # ------------------------------------------------------------------------------------------- SQuAD
 
 
+def _squad_articles(path: Path, where: str = "") -> list[Any]:
+    """The ``data`` list of a SQuAD-format file, or EvalSetError saying what is wrong with it."""
+    if not path.is_file():
+        raise EvalSetError(f"{path}: no such SQuAD file{where}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EvalSetError(f"{path}: not a UTF-8 JSON file: {exc}") from None
+    articles = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(articles, list) or not articles:
+        raise EvalSetError(f"{path}: not SQuAD format (expected a top-level 'data' list of articles)")
+    return articles
+
+
 def load_squad(path: Path, limit: int | None = None) -> EvalSet:
     """A SQuAD v1.1/v2-format file as a set: each paragraph a source, each question an answerable item.
 
@@ -300,15 +314,7 @@ def load_squad(path: Path, limit: int | None = None) -> EvalSet:
     from .sources import slugify
 
     path = Path(path)
-    if not path.is_file():
-        raise EvalSetError(f"{path}: no such SQuAD file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EvalSetError(f"{path}: not a UTF-8 JSON file: {exc}") from None
-    articles = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(articles, list) or not articles:
-        raise EvalSetError(f"{path}: not SQuAD format (expected a top-level 'data' list of articles)")
+    articles = _squad_articles(path)
     name = "squad-" + (slugify(path.name) or "set")
     items: list[EvalItem] = []
     docs: list[tuple[str, str]] = []
@@ -397,15 +403,7 @@ def add_distractors(settings: Settings, eval_set: EvalSet, path: Path, n: int | 
     path = Path(path)
     if n is not None and n < 1:
         raise EvalSetError("--distractors: the number of paragraphs must be at least 1")
-    if not path.is_file():
-        raise EvalSetError(f"{path}: no such SQuAD file (--distractors)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EvalSetError(f"{path}: not a UTF-8 JSON file: {exc}") from None
-    articles = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(articles, list) or not articles:
-        raise EvalSetError(f"{path}: not SQuAD format (expected a top-level 'data' list of articles)")
+    articles = _squad_articles(path, " (--distractors)")
     files, docs = _set_documents(settings, eval_set)
     own_ids = {slugify(f.name) for f in files} | {slugify(name) for name, _ in docs}
     seen: set[str] = set()

@@ -148,6 +148,18 @@ class Index:
                 self._qcache[key] = vec
         return vec
 
+    def embed_questions(self, questions: list[str], batch: int = 64) -> None:
+        """Embed many questions in batches ahead of asking them (training and evaluation runs)."""
+        keys = list(dict.fromkeys(arabic.fold_digits(arabic.strip_marks(q)) for q in questions))
+        model = self.embed_model
+        for i in range(0, len(keys), batch):
+            part = [k for k in keys[i:i + batch] if k not in self._qcache]
+            # HuggingFaceEmbedding embeds a list with the query prompt in one pass; other models one at a time
+            vecs = model._embed(part, prompt_name="query") if hasattr(model, "_embed") and part else \
+                [model.get_query_embedding(k) for k in part]
+            with self._lock:
+                self._qcache.update(zip(part, vecs))
+
     def dense(self, question: str, k: int, exclude: Collection[str] = ()) -> list[Hit]:
         """Nearest chunks by embedding cosine similarity (chunks of the ``exclude`` source ids left out)."""
         n = self.size

@@ -24,7 +24,7 @@ class ReaderAnswerer:
         """Answer from retrieved passages, or refuse when the reader finds that they do not answer."""
         asked = resolved or question
         cands = gather(self.index, passages)
-        texts = {sid: src.text for sid, src in self.index.sources.items()}
+        texts = {c.source_id: self.index.sources[c.source_id].text for c in cands}
         reading = self.reader.read(asked, self.index.query_vector(asked), cands, texts) if cands else None
         if reading is None or not reading.answers:
             return Answer(question=question, text=message("refusal"), refused=True, resolved_question=asked,

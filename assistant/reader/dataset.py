@@ -79,17 +79,10 @@ def build_index(settings: Settings, paragraphs: Sequence[Paragraph], workdir: Pa
 
 
 def embed_questions(index, texts: Sequence[str], progress: Progress) -> None:  # type: ignore[no-untyped-def]
-    """Embed questions in batches and put them in the index's query cache (as query_vector would)."""
-    model = index.embed_model
-    keys = list(dict.fromkeys(arabic.fold_digits(arabic.strip_marks(t)) for t in texts))
-    for i in range(0, len(keys), 64):
-        batch = keys[i:i + 64]
-        # HuggingFaceEmbedding embeds a list with the query prompt in one pass; other models one at a time
-        vecs = model._embed(batch, prompt_name="query") if hasattr(model, "_embed") else \
-            [model.get_query_embedding(k) for k in batch]
-        for k, v in zip(batch, vecs):
-            index._qcache[k] = v
-        progress(f"questions embedded: {min(i + 64, len(keys))}/{len(keys)}")
+    """Embed every question once, in batches, into the index's query cache (as query_vector would)."""
+    for i in range(0, len(texts), 512):
+        index.embed_questions(list(texts[i:i + 512]))
+        progress(f"questions embedded: {min(i + 512, len(texts))}/{len(texts)}")
 
 
 def holders_of(q: SquadQuestion, paragraphs: Sequence[Paragraph], hays: dict[str, str]) -> list[str]:

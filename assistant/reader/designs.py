@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import arabic
 from .dataset import Example
-from .features import ANSWERABLE_FEATURES, SENTENCE_FEATURES, Question, answerable_vector
+from .features import ANSWERABLE_FEATURES, SENTENCE_FEATURES, answerable_vector
 from .metrics import Decision, summarise
 from .model import (COMBINER_FEATURES, NEURAL_ANSWERABLE_FEATURES, Linear, Reading, TrainedReader,
                     combiner_matrix)
@@ -165,8 +165,3 @@ def rules_decisions(index, exs: Sequence[Example]) -> list[Decision]:  # type: i
             out.append(Decision(is_ans, hit, ans.confidence, not ans.refused, hit,
                                 0 if ans.refused else answer_words(ans.text), float("nan"), float("nan")))
     return out
-
-
-def question_of(ex: Example) -> Question:
-    """The analysed question of an example."""
-    return ex.analysed

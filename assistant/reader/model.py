@@ -16,7 +16,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import arabic
 from .features import (ANSWERABLE_FEATURES, IDF, SENTENCE_FEATURES, Candidate, Question, answerable_vector,
                        sentence_matrix)
 
@@ -279,8 +278,3 @@ def attach(reader: TrainedReader, base: Any, tokenizer: Any) -> TrainedReader:
     except (KeyError, RuntimeError) as exc:
         raise ReaderUnavailable("reader_incompatible", str(exc)[:200]) from None
     return replace(reader, neural=SpanReader(head, tokenizer))
-
-
-def fact_in(text: str, answers: Sequence[str]) -> bool:
-    """Whether any gold answer appears in a text (the evaluation's own test)."""
-    return any(arabic.contains_fact(text, a) for a in answers)

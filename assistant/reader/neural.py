@@ -7,8 +7,6 @@ already in memory and ships only its own top layers (fp16).
 
 from __future__ import annotations
 
-import hashlib
-import math
 import random
 import time
 from dataclasses import dataclass
@@ -138,15 +136,8 @@ def best_spans(start: torch.Tensor, end: torch.Tensor, enc, seq_ids, sentences: 
 
 def _snap(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen a span to whole words (a sub-word token never cuts a word in two)."""
-    while start > 0 and (text[start - 1].isalnum() or arabic.TASHKEEL.match(text[start - 1] or "")):
-        start -= 1
-    while end < len(text) and (text[end].isalnum() or arabic.TASHKEEL.match(text[end])):
-        end += 1
-    while start < end and not text[start].isalnum():
-        start += 1
-    while end > start and not text[end - 1].isalnum():
-        end -= 1
-    return start, end
+    words = [m.span() for m in arabic.MARKED_WORD.finditer(text) if m.end() > start and m.start() < end]
+    return (words[0][0], words[-1][1]) if words else (start, end)
 
 
 class SpanReader:
@@ -250,17 +241,3 @@ def train(bert, tokenizer, examples: Sequence[PairExample], progress: Progress, 
                          f"{el:.0f} s, about {el / step * (total - step):.0f} s left")
                 running = 0.0
     return model.eval()
-
-
-def sha256_of(path: Path) -> str:
-    """Hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def sigmoid(x: float) -> float:
-    """Logistic function."""
-    return 1.0 / (1.0 + math.exp(-max(min(x, 40.0), -40.0)))

@@ -12,8 +12,7 @@ from .. import arabic
 from ..qtypes import QTYPES
 from .features import Question
 
-# A word in the original text (tashkeel and tatweel inside it kept), so offsets point into what is shown.
-TOKEN = re.compile(r"(?:[^\W_]|[\u0610-\u061a\u064b-\u065f\u0670\u0640])+(?:[.,٫][0-9٠-٩]+)*")
+TOKEN = arabic.MARKED_WORD
 MAX_SPAN_WORDS = 10
 _PREPOSITIONS = {"في", "من", "الي", "علي", "عن", "منذ", "حتي", "بين", "نحو", "عند", "لدي", "مع"}
 _LENGTH_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 4), (5, 6), (7, MAX_SPAN_WORDS))

@@ -99,23 +99,6 @@ def sentence_rows(exs: Sequence[Example]):  # type: ignore[no-untyped-def]
     return np.vstack(Xs), np.concatenate(ys)
 
 
-def stage2_rows(exs: Sequence[Example], scorer):  # type: ignore[no-untyped-def]
-    """Answerability features and labels (the chosen sentence holds the fact; twins never do)."""
-    import numpy as np
-
-    from .features import answerable_vector
-
-    Xs, ys = [], []
-    for ex in exs:
-        for a, is_ans in ((ex.answerable, True), (ex.twin, False)):
-            if not len(a.cands):
-                continue
-            probs = scorer(a)
-            Xs.append(answerable_vector(ex.analysed, probs, a.feats))
-            ys.append(1 if is_ans and a.labels[int(np.argmax(probs))] else 0)
-    return np.vstack(Xs), np.asarray(ys)
-
-
 def span_rows(exs: Sequence[Example]):  # type: ignore[no-untyped-def]
     """Span features and labels of every gold sentence whose answer is one of its word runs."""
     import numpy as np
@@ -129,38 +112,6 @@ def span_rows(exs: Sequence[Example]):  # type: ignore[no-untyped-def]
         Xs.append(ex.span_feats)
         ys.append(y)
     return np.vstack(Xs), np.concatenate(ys)
-
-
-@dataclass
-class Design:
-    """A way of scoring candidate sentences, with its answerability model."""
-
-    name: str
-    scorer: Callable
-    stage2: object = None
-    sentence: object = None  # the Linear model, for designs that ship
-
-
-def make_designs(train: Sequence[Example], progress: Progress) -> list[Design]:
-    """Baseline cosine, design A (logistic over features) and design B (boosted trees over features)."""
-    import numpy as np
-
-    from .features import ANSWERABLE_FEATURES, SENTENCE_FEATURES
-
-    col = SENTENCE_FEATURES.index("cos")
-    designs = [Design("e5 cosine", lambda a: a.feats[:, col].astype(float))]
-    X, y = sentence_rows(train)
-    progress(f"sentence rows: {len(y)} ({int(y.sum())} holding the answer)")
-    lin = fit_logistic(X, y, SENTENCE_FEATURES, C=1.0)
-    designs.append(Design("A: logistic over features", lambda a, m=lin: m.proba(a.feats), sentence=lin))
-    t0 = time.perf_counter()
-    gb = Boosted(X, y)
-    progress(f"boosted trees fitted in {time.perf_counter() - t0:.0f} s")
-    designs.append(Design("B: boosted trees over features", lambda a, m=gb: m.proba(a.feats)))
-    for d in designs:
-        X2, y2 = stage2_rows(train, d.scorer)
-        d.stage2 = fit_logistic(X2, y2, ANSWERABLE_FEATURES, C=1.0)
-    return designs
 
 
 def gold_char_span(ex: Example, text: str, cand) -> tuple[int, int] | None:  # type: ignore[no-untyped-def]
