@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from . import arabic
+from .errors import QuestionError
 from .messages import message
 from .models import Answer, Citation, Passage
 from .qtypes import question_type, type_satisfied
@@ -16,14 +17,6 @@ from .qtypes import question_type, type_satisfied
 if TYPE_CHECKING:
     from .retrieve import Index
 
-
-class QuestionError(ValueError):
-    """A question that cannot be asked as it is (empty, too long); ``text`` is the Arabic reason."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.text = message(key, **values)
 
 
 _TRAILING_PUNCT = re.compile(r"[\s،,؛;:\-–—]+$")

@@ -74,7 +74,11 @@ class Settings:
         if self.prompts_dir:
             return Path(self.prompts_dir)
         local = self.home / "prompts"
-        return local if local.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
+        if local.is_dir():
+            return local
+        from .messages import packaged_folder
+
+        return packaged_folder()
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import re
 
+from .errors import SourceError
+
 _ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 _STRAY_MARK = re.compile("(?<![\u0621-\u064a\u064b-\u0652])[\u064b-\u0652]")  # a haraka on no letter
 _BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
@@ -84,8 +86,6 @@ def decode(data: bytes, declared: str | None = None) -> str:
     ``declared`` is a charset the file itself names (an HTML ``<meta charset>``); it is one candidate
     among others, not trusted blindly (pages often declare one charset and are saved in another).
     """
-    from .sources import SourceError
-
     found = _bom(data)
     if found:
         enc, skip = found

@@ -11,6 +11,7 @@ from typing import Any, Callable, Collection
 from . import chat, ingest, store
 from .answer import ExtractiveAnswerer, validate_question
 from .config import Settings, load_settings
+from .messages import use_folder
 from .models import Answer, Source
 
 Progress = Callable[[str], None]
@@ -21,6 +22,7 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, progress: Progress | None = None) -> None:
         self.settings = settings or load_settings()
+        use_folder(self.settings.prompts)
         self._progress = progress
         self._lock = threading.RLock()
         self._index = None

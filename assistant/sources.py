@@ -7,31 +7,19 @@ import re
 import unicodedata
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import yaml
-
+from .errors import SourceError
+from .formats import READERS, supported_extensions
+from .frontmatter import split_front_matter
 from .models import Source
 
-FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
+__all__ = ["READERS", "SourceError", "clean_text", "content_hash", "discover", "make_source", "read_source",
+           "safe_upload_name", "slugify", "split_front_matter", "supported_extensions"]
+
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _CODE_CHARS = re.compile(r"[{}();=<>\[\]]")
 _CODE_WORDS = re.compile(r"\b(function|var|let|const|return|window|document|googletag|adsbygoogle|push|display)\b|=>|\(\)")
-
-
-class SourceError(Exception):
-    """A source that cannot be added, with the key of its Arabic message and the values for it."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
-
-    def text(self) -> str:
-        """The Arabic message for this error."""
-        from .messages import message
-
-        return message(f"source_{self.key}", **self.values)
 
 
 def slugify(name: str) -> str:
@@ -87,45 +75,6 @@ def clean_text(text: str) -> str:
     return text.strip()
 
 
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Separate YAML front matter (``---`` block at the top) from the body."""
-    m = FRONT_MATTER.match(text.lstrip("\ufeff"))
-    if not m:
-        return {}, text
-    try:
-        meta = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError:
-        return {}, text
-    if not isinstance(meta, dict):
-        return {}, text
-    return meta, text.lstrip("\ufeff")[m.end():]
-
-
-def decode_bytes(data: bytes) -> str:
-    """Decode text bytes: BOMs first, then UTF-8, then the legacy Arabic code pages."""
-    from .encodings import decode
-
-    return decode(data)
-
-
-def _read_text(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
-    return split_front_matter(decode_bytes(data))
-
-
-READERS: dict[str, Callable[[Path, bytes], tuple[dict[str, Any], str]]] = {
-    ".txt": _read_text,
-    ".md": _read_text,
-    ".markdown": _read_text,
-}
-
-
-def supported_extensions() -> list[str]:
-    """File extensions that can be added as sources."""
-    from . import formats  # noqa: F401  (registers the richer readers)
-
-    return sorted(READERS)
-
-
 def _as_str(value: Any) -> str:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -134,7 +83,6 @@ def _as_str(value: Any) -> str:
 
 def read_source(path: Path, max_bytes: int | None = None, source_id: str | None = None) -> Source:
     """Read one file into a ``Source``, or raise ``SourceError`` with a reason a person can act on."""
-    supported_extensions()
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in READERS:

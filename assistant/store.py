@@ -22,20 +22,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import IndexBusy, NoIndex  # noqa: F401  (raised here, caught as store.NoIndex by callers)
 from .models import Source
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 CURRENT = "CURRENT"
 COMPLETE = "COMPLETE"
-
-
-class IndexBusy(Exception):
-    """Another process is writing the index."""
-
-
-class NoIndex(Exception):
-    """No index has been built yet."""
 
 
 def current_generation(index_dir: Path) -> Path | None:

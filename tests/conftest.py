@@ -31,12 +31,21 @@ def make_settings(home: Path, embed_model: str = "hash", **overrides):  # type: 
                          cache_dir=model_cache(), **overrides)
 
 
+_CACHE_DIR = os.environ.get("ASSISTANT_CACHE_DIR")  # read once: the autouse fixture below clears ASSISTANT_*
+
+
 def model_cache() -> Path:
     """Where prepared models are cached across test runs (ASSISTANT_CACHE_DIR or the user cache)."""
-    env = os.environ.get("ASSISTANT_CACHE_DIR")
-    if env:
-        return Path(env)
+    if _CACHE_DIR:
+        return Path(_CACHE_DIR)
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "arabic-assistant"
+
+
+@pytest.fixture(autouse=True)
+def _no_assistant_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from the defaults: an ASSISTANT_* variable of the shell running pytest changes nothing."""
+    for name in [k for k in os.environ if k.startswith("ASSISTANT_")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

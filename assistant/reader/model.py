@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import ReaderUnavailable
 from .features import (ANSWERABLE_FEATURES, IDF, SENTENCE_FEATURES, Candidate, Question, answerable_vector,
                        sentence_matrix)
 
@@ -28,14 +29,6 @@ ARTEFACT_DIR = Path(__file__).resolve().parent / "artefact"
 ARTEFACT = ARTEFACT_DIR / "reader.json.gz"
 FORMAT = 1
 
-
-class ReaderUnavailable(Exception):
-    """The trained reader cannot be used; ``key`` names the Arabic message that says why."""
-
-    def __init__(self, key: str, detail: str = "") -> None:
-        super().__init__(f"{key}: {detail}")
-        self.key = key
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,9 @@
-"""Readers for rich document formats (HTML, Markdown, DOCX, PDF), registered into ``sources.READERS``.
+"""PDF text rebuilt from the glyphs and their positions.
 
-Every reader takes ``(path, data)`` and returns ``(metadata, text)``, or raises ``SourceError`` with a
-reason a person can act on (``corrupt``, ``encrypted``, ``scanned``, ``garbled``, ``no_text``); no other
-exception leaves a reader.
-
-PDF text is rebuilt from the glyphs and their positions, because a PDF stores Arabic as it is *shown*:
-glyphs left to right (visual order), often as presentation forms (U+FB50-U+FEFF). ``visual_to_logical``
-turns each line back into the order it is read and written in (logical order), numbers and Latin
-words kept left to right, mirrored brackets swapped back, presentation forms mapped to plain letters.
+A PDF stores Arabic as it is *shown*: glyphs left to right (visual order), often as presentation forms
+(U+FB50-U+FEFF). ``visual_to_logical`` turns each line back into the order it is read and written in
+(logical order), numbers and Latin words kept left to right, mirrored brackets swapped back, presentation
+forms mapped to plain letters.
 """
 
 from __future__ import annotations
@@ -17,225 +13,13 @@ import io
 import logging
 import re
 import unicodedata
-import zipfile
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
-from .sources import READERS, SourceError, decode_bytes, split_front_matter
-
-# ---------------------------------------------------------------------------------------------- HTML
-
-_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "button",
-              "template", "object", "embed", "canvas", "select", "dialog", "input", "textarea", "link", "meta")
-# class / id / role words that mark page furniture rather than the article
-_JUNK_WORDS = {"share", "sharing", "sharer", "social", "ad", "ads", "advert", "adverts", "advertisement", "adsbygoogle",
-               "adslot", "sponsor", "sponsored", "banner", "promo", "related", "comment", "comments", "cookie",
-               "cookies", "consent", "newsletter", "breadcrumb", "breadcrumbs", "menu", "sidebar", "footer", "nav",
-               "navbar", "navigation", "popup", "modal", "subscribe", "subscription", "tags", "toolbar", "widget",
-               "outbrain", "taboola", "dfp", "gpt"}
-_BLOCK_TAGS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
-               "blockquote", "pre", "table", "tr", "dd", "dt", "dl", "figure", "figcaption", "header", "address", "hr")
-_CELL_TAGS = ("td", "th")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._-]+)""", re.I)
-_DATE_META = ("article:published_time", "og:published_time", "datePublished", "pubdate", "publishdate", "date",
-              "dc.date", "DC.date.issued", "article:modified_time")
-
-
-def _is_junk(tag) -> bool:  # type: ignore[no-untyped-def]
-    words = " ".join([*(tag.get("class") or []), tag.get("id") or "", tag.get("role") or ""])
-    parts = {w for w in re.split(r"[\s_\-:]+", words.lower()) if w}
-    return bool(parts & _JUNK_WORDS) or tag.get("role") in ("navigation", "banner", "complementary", "contentinfo")
-
-
-def read_html(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
-    """Main text of an HTML page: scripts, styles, navigation, share buttons and ad blocks removed."""
-    from bs4 import BeautifulSoup, Comment, NavigableString
-
-    from .encodings import decode
-
-    m = _META_CHARSET.search(data[:4096])
-    text = decode(data, declared=m.group(1).decode("ascii", "ignore") if m else None)
-    try:
-        soup = BeautifulSoup(text, "html.parser")
-    except Exception:  # noqa: BLE001 - html.parser rarely fails, but a reader must never crash a batch
-        raise SourceError("corrupt") from None
-    meta: dict[str, Any] = {}
-    og_title = soup.find("meta", property="og:title")
-    if og_title and og_title.get("content", "").strip():
-        meta["title"] = og_title["content"].strip()
-    elif soup.title and soup.title.get_text(strip=True):
-        meta["title"] = soup.title.get_text(strip=True)
-    for tag in (soup.find("meta", property="og:url"), soup.find("link", rel="canonical")):
-        if tag and (tag.get("content") or tag.get("href")):
-            meta["url"] = (tag.get("content") or tag.get("href")).strip()
-            break
-    date = _html_date(soup)
-    if date:
-        meta["date"] = date
-    for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        c.extract()
-    for tag in soup(_DROP_TAGS):
-        tag.decompose()
-    body = soup.body or soup
-    total = len(body.get_text(" ", strip=True)) or 1
-    for tag in body.find_all(True):
-        if getattr(tag, "decomposed", False) or tag.attrs is None or tag.name in ("body", "html"):
-            continue
-        # page furniture by its class or role, unless it holds most of the page's text (a badly named wrapper)
-        if _is_junk(tag) and len(tag.get_text(" ", strip=True)) < 0.5 * total:
-            tag.decompose()
-    candidates = body.find_all(["article", "main"]) or [body]
-    root = max(candidates, key=lambda t: len(t.get_text(" ", strip=True)))
-    for node in root.find_all(string=True):
-        if not isinstance(node, Comment) and node.parent is not None and node.parent.name != "pre":
-            node.replace_with(NavigableString(re.sub(r"\s+", " ", str(node))))
-    for br in root.find_all("br"):
-        br.replace_with("\n")
-    for tag in root.find_all(_CELL_TAGS):
-        tag.insert_after(" | ")
-    for tag in root.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    paragraphs = []
-    for block in re.split(r"\n\s*\n", root.get_text()):
-        lines = [re.sub(r"[ \t]+", " ", ln).strip(" |") .strip() for ln in block.split("\n")]
-        para = "\n".join(ln for ln in lines if ln)
-        if para:
-            paragraphs.append(para)
-    return meta, "\n\n".join(paragraphs)
-
-
-def _html_date(soup) -> str:  # type: ignore[no-untyped-def]
-    for name in _DATE_META:
-        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name}) \
-            or soup.find("meta", attrs={"itemprop": name})
-        if tag and tag.get("content"):
-            return _iso_date(tag["content"])
-    t = soup.find("time", attrs={"datetime": True})
-    return _iso_date(t["datetime"]) if t else ""
-
-
-def _iso_date(value: str) -> str:
-    m = re.match(r"\s*(\d{4})-?(\d{2})-?(\d{2})", value or "")
-    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else ""
-
-
-# ------------------------------------------------------------------------------------------ Markdown
-
-_MD_RULES = [
-    (re.compile(r"<!--.*?-->", re.S), ""),                                   # comments
-    (re.compile(r"^\s*(```|~~~).*$", re.M), ""),                               # code fences (the code stays)
-    (re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t]*#*[ \t]*$", re.M), r"\1"),       # ATX headings
-    (re.compile(r"^ {0,3}(=+|-+)[ \t]*$", re.M), ""),                          # setext underlines, rules
-    (re.compile(r"^ {0,3}(\*[ \t]*){3,}$|^ {0,3}(_[ \t]*){3,}$", re.M), ""),     # other horizontal rules
-    (re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*\n?", re.M), ""),  # table rule rows
-    (re.compile(r"^ {0,3}>[ \t]?", re.M), ""),                                 # block quotes
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),                             # images: their alt text
-    (re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)"), r"\1"),                # links: their text
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),                              # reference links
-    (re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+.*$", re.M), ""),                      # link definitions
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),                        # strong
-    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),       # emphasis *x*
-    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])"), r"\1"),          # emphasis _x_
-    (re.compile(r"`([^`\n]+)`"), r"\1"),                                        # inline code
-]
-
-
-def strip_markdown(text: str) -> str:
-    """Markdown markup removed, words kept: headings, emphasis, links, quotes and rules become plain text."""
-    for pattern, repl in _MD_RULES:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def read_markdown(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
-    """A Markdown file: YAML front matter as metadata, the body as plain text (citations quote no markup)."""
-    meta, body = split_front_matter(decode_bytes(data))
-    return meta, strip_markdown(body)
-
-
-# ---------------------------------------------------------------------------------------------- DOCX
-
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_MAX_UNZIPPED = 200_000_000  # a zip bomb is refused rather than unpacked
-
-
-def read_docx(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
-    """Text of a Word document: paragraphs, table rows and text boxes in order (tracked deletions left out)."""
-    if data.startswith(_OLE_MAGIC):
-        # an Office file protected with a password is an OLE container holding "EncryptedPackage"
-        if "EncryptedPackage".encode("utf-16-le") in data:
-            raise SourceError("encrypted")
-        raise SourceError("corrupt")
-    if not data.startswith(b"PK"):
-        raise SourceError("corrupt")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            if sum(i.file_size for i in zf.infolist()) > _MAX_UNZIPPED or zf.testzip() is not None:
-                raise SourceError("corrupt")
-        import docx
-
-        doc = docx.Document(io.BytesIO(data))
-        paragraphs = list(_docx_blocks(doc.element.body))
-        props = doc.core_properties
-        meta: dict[str, Any] = {}
-        if (props.title or "").strip():
-            meta["title"] = props.title.strip()
-        created = props.created
-        if created and created.year > 1990 and created.replace(tzinfo=None) != _PYTHON_DOCX_TEMPLATE_DATE:
-            meta["date"] = created.date().isoformat()
-    except SourceError:
-        raise
-    except Exception:  # noqa: BLE001 - BadZipFile, KeyError, XMLSyntaxError, ValueError...: all mean unreadable
-        raise SourceError("corrupt") from None
-    return meta, "\n\n".join(paragraphs)
-
-
-_PYTHON_DOCX_TEMPLATE_DATE = __import__("datetime").datetime(2013, 12, 23, 23, 15)  # python-docx's blank template
-_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
-
-
-def _docx_blocks(parent) -> Iterable[str]:  # type: ignore[no-untyped-def]
-    """Paragraphs in document order; a table row is one line with its cells joined by " | "."""
-    for el in parent:
-        if el.tag == f"{_W}p":
-            yield from _docx_paragraph(el)
-        elif el.tag == f"{_W}tbl":
-            for row in el.findall(f"{_W}tr"):
-                cells = [" ".join(_docx_blocks(tc)) for tc in row.findall(f"{_W}tc")]
-                line = " | ".join(c for c in cells if c)
-                if line:
-                    yield line
-        elif el.tag not in (f"{_W}sectPr", f"{_W}tblPr", f"{_W}tcPr", f"{_W}trPr"):
-            yield from _docx_blocks(el)  # content controls, custom XML, sdtContent...
-
-
-def _docx_paragraph(p) -> Iterable[str]:  # type: ignore[no-untyped-def]
-    """A paragraph's own text, then the paragraphs of its text boxes (their fallback copies skipped)."""
-    parts: list[str] = []
-    boxes = []
-    for el in p.iter(f"{_W}t", f"{_W}tab", f"{_W}br", f"{_W}cr", f"{_W}txbxContent"):
-        if any(a.tag == _MC_FALLBACK for a in el.iterancestors()):
-            continue
-        if el.tag == f"{_W}txbxContent":
-            if next(el.iterancestors(f"{_W}txbxContent"), None) is None:
-                boxes.append(el)
-            continue
-        if next(el.iterancestors(f"{_W}p")) is not p:
-            continue  # text of a paragraph inside a text box
-        parts.append((el.text or "") if el.tag == f"{_W}t" else " ")
-    line = re.sub(r"\s+", " ", "".join(parts)).strip()
-    if line:
-        yield line
-    for box in boxes:
-        yield from _docx_blocks(box)
-
-
-# ---------------------------------------------------------------------------------------------- PDF
+from ..errors import SourceError
 
 _PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]+")
 _MIRROR = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
@@ -655,6 +439,3 @@ def _pdf_pages(data: bytes) -> tuple[list[str], int, int]:
             raise SourceError("corrupt") from None
     return pages, images, unmapped
 
-
-READERS.update({".html": read_html, ".htm": read_html, ".md": read_markdown, ".markdown": read_markdown,
-                ".docx": read_docx, ".pdf": read_pdf})
