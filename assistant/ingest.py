@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from . import backends
 from .config import Settings
 from .models import Source
 from .sources import SourceError, discover, read_source, slugify
@@ -110,10 +111,9 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from .chunking import ArabicSentenceSplitter
-    from .embedding import get_embed_model
-    from .retrieve import build_keyword_state
+    from .keyword import build_keyword_state
 
-    embed = get_embed_model(settings.embed_model, settings.cache_dir, progress=say)
+    embed = backends.embedder(settings.embed_model, settings.cache_dir, say)
     work = store.new_generation(settings.index)
     try:
         client = store.chroma_client(work, settings)

@@ -89,7 +89,7 @@ class Answer:
     reader: str = "rules"  # which reader decided: "trained", or "rules" (none configured, or a fallback)
     reader_note: str = ""  # why the rules answered when the trained reader was wanted (Arabic, for people)
 
-    def to_dict(self, with_passages: bool = False) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``answer``, ``refused``, ``citations`` and the rest."""
         d: dict[str, Any] = {
             "question": self.question,
@@ -103,6 +103,4 @@ class Answer:
             "reader": self.reader,
             "reader_note": self.reader_note,
         }
-        if with_passages:
-            d["passages"] = [asdict(p) for p in self.passages]
         return d

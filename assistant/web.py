@@ -1,9 +1,11 @@
 """The web face: a Gradio chat in Arabic, right to left, whose citations open the passage they came from.
 
 One ``Assistant`` (one loaded model, one index) serves every browser tab; each tab keeps its own
-conversation in a ``gr.State``. Everything shown that comes from a document, a title or a question is
-escaped here with ``html.escape`` before any HTML is built; Gradio's own sanitiser is a second fence,
-never the only one. Interface text lives in ``prompts/ui.yaml``.
+conversation in a ``gr.State``. The HTML is built by the Jinja2 templates in ``assistant/templates/``
+(package data, read with ``importlib.resources``, as are ``web.css`` and the viewer's ``viewer.js``): Python
+works out what to show and where the marks go, the templates say how it looks. Every value a template prints
+is escaped with ``html.escape`` unless it is markup a template made; Gradio's own sanitiser is a second
+fence, never the only one. Interface text lives in ``prompts/ui.yaml``.
 
 Citations: an answer's markers ``[n]`` are links ``#cite-<turn>-<n>``. One document-level click
 listener (installed by the source viewer's ``js_on_load``) turns a click on such a link into the viewer's
@@ -30,8 +32,11 @@ import shutil
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,6 +44,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import gradio as gr  # noqa: E402  (after the environment above)
+import jinja2  # noqa: E402
+from markupsafe import Markup  # noqa: E402
 
 from . import arabic, store  # noqa: E402
 from .answer import QuestionError  # noqa: E402
@@ -46,69 +53,18 @@ from .config import Settings  # noqa: E402
 from .messages import message  # noqa: E402
 from .models import Answer, Source  # noqa: E402
 from .service import Assistant  # noqa: E402
-from .sources import SourceError  # noqa: E402
+from .sources import SourceError, safe_upload_name, supported_extensions  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-CSS_PATH = Path(__file__).with_name("web.css")
+TEMPLATES = "templates"
 # System fonts only: a font given by name is never fetched (Gradio's GoogleFont would be).
 FONTS = ("Noto Sans Arabic", "Noto Naskh Arabic", "Segoe UI", "Tahoma", "Geeza Pro", "DejaVu Sans", "Arial", "system-ui", "sans-serif")
 MONO_FONTS = ("DejaVu Sans Mono", "Consolas", "monospace")
 _MARKER = re.compile(r"\[([0-9\u0660-\u0669]{1,3})\]")
 _REF = re.compile(r"^(cite|full)-(\d{1,5})-(\d{1,3})$")
 _ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
-
-# Runs in the browser once the source viewer is mounted: one capture-phase click listener for the
-# whole page (citation links in chat bubbles, source links in the panel, copy buttons).
-VIEWER_JS = r"""
-const st = window.__sourceAssistant || (window.__sourceAssistant = {});
-st.trigger = trigger;
-if (!st.installed) {
-  st.installed = true;
-  const copyText = async (text) => {
-    try { await navigator.clipboard.writeText(text); return true; } catch (err) {
-      const ta = document.createElement('textarea');
-      ta.value = text; ta.setAttribute('readonly', ''); ta.style.position = 'fixed'; ta.style.opacity = '0';
-      document.body.appendChild(ta); ta.select();
-      let ok = false; try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
-      ta.remove(); return ok;
-    }
-  };
-  document.addEventListener('click', (ev) => {
-    const t = ev.target instanceof Element ? ev.target : null;
-    if (!t) return;
-    const btn = t.closest('button.copy-answer');
-    if (btn) {
-      ev.preventDefault(); ev.stopPropagation();
-      const box = btn.closest('.answer');
-      if (!box) return;
-      const parts = Array.from(box.querySelectorAll('.short-answer-line, .answer-text, .answer-sources'))
-        .map((n) => n.innerText.trim()).filter(Boolean);
-      copyText(parts.join('\n\n')).then((ok) => {
-        if (!ok) return;
-        const old = btn.textContent;
-        btn.textContent = btn.value; btn.classList.add('copied');
-        setTimeout(() => { btn.textContent = old; btn.classList.remove('copied'); }, 1600);
-      });
-      return;
-    }
-    const a = t.closest('a[href^="#cite-"], a[href^="#full-"], a[href^="#source-"]');
-    if (!a) return;
-    ev.preventDefault(); ev.stopPropagation();
-    let ref = a.getAttribute('href').slice(1);
-    try { ref = decodeURIComponent(ref); } catch (e) { /* keep it raw */ }
-    st.trigger('open_ref', { ref: ref });
-    const v = document.getElementById('source-viewer');
-    if (v && window.innerWidth < 900) v.scrollIntoView({ behavior: 'smooth', block: 'start' });
-  }, true);
-}
-const scrollToMark = () => {
-  const m = element.querySelector('mark');
-  const box = element.querySelector('.viewer-body');
-  if (m && box) box.scrollTop = Math.max(0, m.offsetTop - box.offsetTop - 48);
-};
-if (typeof watch === 'function') watch('value', scrollToMark);
-"""
+Turns = list[dict[str, Any]]  # a tab's conversation: one dict a question (question, answer or error, resolved)
 
 # Runs once on page load: the document is Arabic and right to left.
 PAGE_JS = "() => { document.documentElement.setAttribute('lang', 'ar'); document.documentElement.setAttribute('dir', 'rtl'); }"
@@ -134,52 +90,111 @@ class Texts:
 
 
 # --------------------------------------------------------------------------------------------------
+# Templates (package data) and the pieces Python hands them
+
+
+def resource_text(name: str) -> str:
+    """A file of ``assistant/templates/`` (package data, so it is found in an installed wheel too)."""
+    return resources.files(__package__).joinpath(TEMPLATES).joinpath(name).read_text(encoding="utf-8")
+
+
+def bidi_dir(value: str) -> str:
+    """``auto`` for a value holding a right-to-left letter, else ``ltr`` (so 2025-11-24 keeps its order)."""
+    return "auto" if any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in value) else "ltr"
+
+
+def _escaped(value: Any) -> Any:
+    """Jinja's ``finalize``: a printed value is escaped by ``esc`` (as it always was), unless it is markup already."""
+    return value if hasattr(value, "__html__") else Markup(esc(value))
+
+
+_ENV = jinja2.Environment(loader=jinja2.FunctionLoader(resource_text), autoescape=True, finalize=_escaped,
+                          undefined=jinja2.StrictUndefined)
+_ENV.filters["bidi_dir"] = bidi_dir
+
+
+def render(name: str, **values: Any) -> str:
+    """The template ``name`` rendered with ``values``: HTML with every value escaped."""
+    return _ENV.get_template(name).render(**values)
+
+
+@dataclass(frozen=True)
+class Seg:
+    """A marked part of a text for the ``rich`` macro: a citation link (``cite``), the cited quote (``mark``) or
+    the short answer (``short``); ``parts`` are its plain strings and nested ``Seg``s."""
+
+    kind: str
+    parts: list[str | Seg]
+    title: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True)
+class Meta:
+    """One item of a meta line for the ``meta`` macro: ``text``, ``span``, ``bdi`` or ``labelled`` (a label around
+    a value, ``before`` and ``after`` it)."""
+
+    kind: str
+    value: Any
+    before: str = ""
+    after: str = ""
+
+
+@dataclass(frozen=True)
+class Para:
+    """A paragraph in the viewer: its class, its number (or None) and its text with the marks."""
+
+    cls: str
+    number: int | None
+    parts: list[str | Seg]
+
+
+# --------------------------------------------------------------------------------------------------
 # Rendering (pure functions: data in, escaped HTML out)
 
 
 def render_user(question: str) -> str:
     """A user's question as a chat bubble body."""
-    return f'<div class="user-text" dir="auto">{esc(question)}</div>'
+    return render("user.html", question=question)
 
 
 def render_pending(t: Texts) -> str:
     """The assistant's bubble while the answer is being found."""
-    return f'<div class="answer pending" dir="rtl"><span class="thinking">{esc(t("ui_thinking"))}</span></div>'
+    return render("pending.html", t=t)
 
 
 def render_error(text: str, t: Texts) -> str:
     """An Arabic error in place of an answer."""
-    return (f'<div class="answer error" dir="rtl"><div class="answer-text" dir="auto">'
-            f'<strong>{esc(t("ui_error_prefix"))}</strong> {esc(text)}</div></div>')
+    return render("error.html", t=t, text=text)
 
 
 def _link_markers(text: str, turn: int, cites: dict[int, dict[str, Any]], t: Texts,
-                  short: tuple[int, int] | None = None, short_title: str = "") -> str:
-    """Escape an answer's text, turning each marker [n] of a real citation into a link to it; the part of the
-    text inside ``short`` (offsets into ``text``) is wrapped in ``<mark class="short-answer">``."""
-    out, pos = [], 0
+                  short: tuple[int, int] | None = None, short_title: str = "") -> list[str | Seg]:
+    """An answer's text with each marker [n] of a real citation a link to it; the part of the text inside
+    ``short`` (offsets into ``text``) is the short answer."""
+    out: list[str | Seg] = []
+    pos = 0
     for m in _MARKER.finditer(text):
         n = int(m.group(1).translate(_ARABIC_DIGITS))
         if n not in cites:
             continue
         c = cites[n]
         title = t("ui_cite_title", title=c.get("title", ""), n=c.get("paragraph", ""))
-        out.append(_short_marked(text, pos, m.start(), short, short_title))
-        out.append(f'<a class="cite" href="#cite-{turn}-{n}" title="{esc(title)}" role="button">{esc(m.group(0))}</a>')
+        out.extend(_short_marked(text, pos, m.start(), short, short_title))
+        out.append(Seg("cite", [m.group(0)], title=title, href=f"#cite-{turn}-{n}"))
         pos = m.end()
-    out.append(_short_marked(text, pos, len(text), short, short_title))
-    return "".join(out)
+    out.extend(_short_marked(text, pos, len(text), short, short_title))
+    return out
 
 
-def _short_marked(text: str, lo: int, hi: int, span: tuple[int, int] | None, title: str = "") -> str:
-    """``text[lo:hi]`` escaped, with the part inside ``span`` (if any) wrapped in ``<mark class="short-answer">``."""
+def _short_marked(text: str, lo: int, hi: int, span: tuple[int, int] | None, title: str = "") -> list[str | Seg]:
+    """``text[lo:hi]``, with the part inside ``span`` (if any) the short answer."""
     if span is None:
-        return esc(text[lo:hi])
+        return [text[lo:hi]]
     s, e = max(span[0], lo), min(span[1], hi)
     if s >= e:
-        return esc(text[lo:hi])
-    tip = f' title="{esc(title)}"' if title else ""
-    return f'{esc(text[lo:s])}<mark class="short-answer"{tip}>{esc(text[s:e])}</mark>{esc(text[e:hi])}'
+        return [text[lo:hi]]
+    return [text[lo:s], Seg("short", [text[s:e]], title=title), text[e:hi]]
 
 
 def short_answer_span(short: dict[str, Any] | None, c: dict[str, Any] | None) -> tuple[int, int] | None:
@@ -219,57 +234,42 @@ def _short_in_text(text: str, c: dict[str, Any], span: tuple[int, int] | None) -
     return i + span[0], i + span[1]
 
 
+def _short_placement(text: str, short: dict[str, Any], cites: dict[int, dict[str, Any]],
+                     tip: str) -> tuple[tuple[int, int] | None, list[str | Seg] | None]:
+    """Where the short answer goes: its span in the answer's text, or else its quoted sentence with it marked."""
+    try:
+        c = cites.get(int(short.get("citation", 1)))
+    except (TypeError, ValueError):
+        c = None
+    span = short_answer_span(short, c)
+    if c is None or span is None:
+        return None, None
+    in_text = _short_in_text(text, c, span)
+    if in_text is not None:
+        return in_text, None
+    quote = str(c.get("quote", ""))  # the text does not quote the sentence (an LLM's wording): show the sentence
+    return None, _short_marked(quote, 0, len(quote), span, tip)
+
+
 def render_answer(turn: int, answer: dict[str, Any], t: Texts) -> str:
     """An answer (``Answer.to_dict()``) as a chat bubble body: linked markers, sources, resolved question, copy."""
     cites = {int(c["n"]): c for c in answer.get("citations", [])}
     refused = bool(answer.get("refused"))
-    cls = "answer refused" if refused else "answer"
     text = str(answer.get("answer", "") or "")
     short = answer.get("short_answer") if not refused else None
     short = short if isinstance(short, dict) and str(short.get("text", "") or "").strip() else None
-    parts = [f'<div class="{cls}" dir="rtl">']
-    in_text, quote_block = None, ""
-    if short is not None:
-        parts.append(f'<div class="short-answer-line"><span class="short-answer-label">{esc(t("ui_short_answer"))}</span> '
-                     f'<strong class="short-answer-text" dir="auto">{esc(str(short["text"]).strip())}</strong></div>')
-        try:
-            c = cites.get(int(short.get("citation", 1)))
-        except (TypeError, ValueError):
-            c = None
-        span = short_answer_span(short, c)
-        if c is not None and span is not None:
-            in_text = _short_in_text(text, c, span)
-            if in_text is None:  # the text does not quote the sentence (an LLM's wording): show the sentence
-                quote = str(c.get("quote", ""))
-                quote_block = (f'<blockquote class="answer-quote" dir="auto">'
-                               f'{_short_marked(quote, 0, len(quote), span, t("ui_short_answer_title"))}</blockquote>')
-    parts.append(f'<div class="answer-text" dir="auto">'
-                 f'{_link_markers(text, turn, cites, t, in_text, t("ui_short_answer_title"))}</div>')
-    parts.append(quote_block)
-    if refused:
-        parts.append(f'<div class="refused-hint">{esc(t("ui_refused_hint"))}</div>')
-    note = str(answer.get("reader_note", "") or "").strip()
-    if note:
-        parts.append(f'<div class="reader-note" dir="auto">{esc(note)}</div>')
-    if cites:
-        parts.append(f'<div class="answer-sources-label">{esc(t("ui_sources_of_answer"))}</div><ol class="answer-sources">')
-        for n, c in sorted(cites.items()):
-            parts.append(f'<li><a class="cite" href="#cite-{turn}-{n}" role="button">[{n}]</a> '
-                         f'<bdi class="src-title">{esc(c.get("title", ""))}</bdi> — '
-                         f'<span class="src-para">{esc(t("ui_paragraph", n=c.get("paragraph", "")))}</span></li>')
-        parts.append("</ol>")
+    tip = t("ui_short_answer_title")
+    in_text, quote_parts = _short_placement(text, short, cites, tip) if short is not None else (None, None)
     question = (answer.get("question") or "").strip()
     resolved = (answer.get("resolved_question") or "").strip()
-    if resolved and resolved != question:
-        parts.append(f'<div class="resolved">{esc(t("ui_resolved"))} <bdi class="resolved-q">{esc(resolved)}</bdi></div>')
-    if not answer.get("refused"):
-        parts.append(f'<div class="answer-tools"><button class="copy-answer" type="button" value="{esc(t("ui_copied"))}">'
-                     f'{esc(t("ui_copy"))}</button></div>')
-    parts.append("</div>")
-    return "".join(parts)
+    return render("answer.html", t=t, turn=turn, refused=refused,
+                  short_text=str(short["text"]).strip() if short is not None else None,
+                  text_parts=_link_markers(text, turn, cites, t, in_text, tip), quote_parts=quote_parts,
+                  note=str(answer.get("reader_note", "") or "").strip(), cites=sorted(cites.items()),
+                  resolved=resolved if resolved != question else "")
 
 
-def render_chat(turns: list[dict[str, Any]], t: Texts) -> list[dict[str, str]]:
+def render_chat(turns: Turns, t: Texts) -> list[dict[str, str]]:
     """The Chatbot's messages for a tab's turns."""
     msgs: list[dict[str, str]] = []
     for i, turn in enumerate(turns):
@@ -283,40 +283,32 @@ def render_chat(turns: list[dict[str, Any]], t: Texts) -> list[dict[str, str]]:
     return msgs
 
 
-def _meta_line(src: Source | None, c: dict[str, Any] | None, t: Texts, paragraph: int | None = None) -> str:
-    bits = []
-    if paragraph:
-        bits.append(t("ui_paragraph", n=paragraph))
+def _labelled(t: Texts, key: str, name: str, value: str) -> Meta:
+    """The message ``key`` around ``value`` (its placeholder ``name``), the value to be isolated in the line."""
+    before, _, after = t(key, **{name: "\0"}).partition("\0")
+    return Meta("labelled", value, before, after)
+
+
+def _meta_line(src: Source | None, c: dict[str, Any] | None, t: Texts, paragraph: int | None = None) -> list[Meta]:
+    """A citation's meta line: its paragraph, and the date and origin of its source."""
+    items = [Meta("text", t("ui_paragraph", n=paragraph))] if paragraph else []
     date = (src.date if src else "") or (c or {}).get("date", "")
     origin = (src.origin if src else "") or (c or {}).get("origin", "")
-    out = [f'<span dir="auto">{esc(b)}</span>' for b in bits]
     if date:
-        out.append(_labelled(t("ui_meta_date", date="\0"), date))
+        items.append(_labelled(t, "ui_meta_date", "date", date))
     if origin:
-        out.append(_labelled(t("ui_meta_origin", origin="\0"), origin))
-    return " · ".join(out)
-
-
-def _labelled(template: str, value: str) -> str:
-    """A label with its value isolated (``dir=auto``), so a date like 2025-11-24 keeps its order in RTL."""
-    before, _, after = template.partition("\0")
-    return f'<span>{esc(before)}{_bdi(value)}{esc(after)}</span>'
-
-
-def _bdi(value: str) -> str:
-    """A value isolated from the text around it: left to right unless it holds a right-to-left letter."""
-    rtl = any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in value)
-    return f'<bdi dir="{"auto" if rtl else "ltr"}">{esc(value)}</bdi>'
+        items.append(_labelled(t, "ui_meta_origin", "origin", origin))
+    return items
 
 
 def _marked(text: str, start: int, end: int, lo: int, hi: int, inner: tuple[int, int] | None = None,
-            inner_title: str = "") -> str:
-    """``text[lo:hi]`` escaped, with the part inside ``[start, end)`` wrapped in <mark>, and the part of that
-    inside ``inner`` (the short answer) in a nested ``<mark class="short-answer">``."""
+            inner_title: str = "") -> list[str | Seg]:
+    """``text[lo:hi]``, with the part inside ``[start, end)`` marked, and the part of that inside ``inner``
+    (the short answer) marked within it."""
     s, e = max(start, lo), min(end, hi)
     if s >= e:
-        return esc(text[lo:hi])
-    return f"{esc(text[lo:s])}<mark>{_short_marked(text, s, e, inner, inner_title)}</mark>{esc(text[e:hi])}"
+        return [text[lo:hi]]
+    return [text[lo:s], Seg("mark", _short_marked(text, s, e, inner, inner_title)), text[e:hi]]
 
 
 def short_answer_in_source(short: dict[str, Any] | None, c: dict[str, Any],
@@ -343,12 +335,27 @@ def locate(src: Source, c: dict[str, Any]) -> tuple[int, int] | None:
 
 def render_viewer_empty(t: Texts) -> str:
     """The viewer before anything is opened."""
-    return f'<div class="viewer empty" dir="rtl"><p class="viewer-hint">{esc(t("ui_viewer_empty"))}</p></div>'
+    return render("viewer_notice.html", kind="empty", text=t("ui_viewer_empty"))
 
 
 def render_viewer_message(text: str, t: Texts) -> str:
     """The viewer showing a short notice."""
-    return f'<div class="viewer notice" dir="rtl"><p class="viewer-hint">{esc(text)}</p></div>'
+    return render("viewer_notice.html", kind="notice", text=text)
+
+
+def _cited_paras(src: Source, c: dict[str, Any], span: tuple[int, int], inner: tuple[int, int] | None,
+                 tip: str) -> tuple[list[Para], Any]:
+    """The cited paragraph with its neighbours, and its number (the citation's own when the quote sits outside
+    every paragraph span: then it is shown with a little context)."""
+    start, end = span
+    paras = arabic.paragraph_spans(src.text)
+    idx = next((i for i, (ps, pe) in enumerate(paras) if ps <= start < pe), None)
+    if idx is None:
+        lo, hi = max(0, start - 300), min(len(src.text), end + 300)
+        return [Para("para cited", None, _marked(src.text, start, end, lo, hi, inner, tip))], c.get("paragraph")
+    return [Para("para cited" if j == idx else "para context", j + 1,
+                 _marked(src.text, start, end, paras[j][0], paras[j][1], inner, tip))
+            for j in range(max(0, idx - 1), min(len(paras), idx + 2))], idx + 1
 
 
 def render_citation(turn: int, c: dict[str, Any], src: Source | None, t: Texts,
@@ -356,97 +363,53 @@ def render_citation(turn: int, c: dict[str, Any], src: Source | None, t: Texts,
     """A citation opened: title, paragraph, and the paragraph text with the quote marked (neighbours faded);
     the answer's ``short`` answer, when it lies in this quote, is marked inside it."""
     tip = t("ui_short_answer_title")
-    head = (f'<div class="viewer-kicker">{esc(t("ui_viewer_citation", n=c.get("n", "")))}</div>'
-            f'<h3 class="viewer-title" dir="auto">{esc(c.get("title", ""))}</h3>')
     span = locate(src, c) if src is not None else None
     if src is None or span is None:
-        note = t("ui_viewer_missing_source") if src is None else t("ui_viewer_quote_moved")
         quote = str(c.get("quote", ""))
-        return (f'<div class="viewer citation" dir="rtl">{head}<div class="viewer-meta">{_meta_line(src, c, t, c.get("paragraph"))}</div>'
-                f'<p class="viewer-note">{esc(note)}</p><div class="viewer-body"><p class="para cited" dir="auto">'
-                f'<mark>{_short_marked(quote, 0, len(quote), short_answer_span(short, c), tip)}</mark></p></div></div>')
-    start, end = span
-    inner = short_answer_in_source(short, c, span)
-    paras = arabic.paragraph_spans(src.text)
-    idx = next((i for i, (ps, pe) in enumerate(paras) if ps <= start < pe), None)
-    body = []
-    if idx is None:  # the quote sits outside every paragraph span: show it with a little context
-        lo, hi = max(0, start - 300), min(len(src.text), end + 300)
-        body.append(f'<p class="para cited" dir="auto">{_marked(src.text, start, end, lo, hi, inner, tip)}</p>')
-        number = c.get("paragraph")
-    else:
-        number = idx + 1
-        for j in range(max(0, idx - 1), min(len(paras), idx + 2)):
-            ps, pe = paras[j]
-            cls = "para cited" if j == idx else "para context"
-            body.append(f'<p class="{cls}" dir="auto"><span class="para-no">{j + 1}</span>'
-                        f'{_marked(src.text, start, end, ps, pe, inner, tip)}</p>')
-    return (f'<div class="viewer citation" dir="rtl">{head}<div class="viewer-meta">{_meta_line(src, c, t, number)}</div>'
-            f'<div class="viewer-body">{"".join(body)}</div>'
-            f'<a class="open-source" href="#full-{turn}-{esc(c.get("n", ""))}" role="button">{esc(t("ui_viewer_read_all"))}</a></div>')
+        marked = Seg("mark", _short_marked(quote, 0, len(quote), short_answer_span(short, c), tip))
+        return render("citation.html", t=t, turn=turn, c=c, meta_items=_meta_line(src, c, t, c.get("paragraph")),
+                      note=t("ui_viewer_missing_source") if src is None else t("ui_viewer_quote_moved"),
+                      paras=[Para("para cited", None, [marked])], read_all=False)
+    paras, number = _cited_paras(src, c, span, short_answer_in_source(short, c, span), tip)
+    return render("citation.html", t=t, turn=turn, c=c, meta_items=_meta_line(src, c, t, number), note="",
+                  paras=paras, read_all=True)
 
 
 def render_source(src: Source, t: Texts, mark: tuple[int, int] | None = None,
                   short: tuple[int, int] | None = None) -> str:
     """A whole document, paragraph by paragraph (numbered), optionally with one span marked (and the short
     answer's span, ``short``, marked inside it)."""
-    paras = arabic.paragraph_spans(src.text) or [(0, len(src.text))]
     tip = t("ui_short_answer_title")
-    body = []
-    for j, (ps, pe) in enumerate(paras, start=1):
-        inner = _marked(src.text, mark[0], mark[1], ps, pe, short, tip) if mark else esc(src.text[ps:pe])
-        cls = "para cited" if mark and ps < mark[1] and mark[0] < pe else "para"
-        body.append(f'<p class="{cls}" dir="auto"><span class="para-no">{j}</span>{inner}</p>')
-    meta = [_labelled(t("ui_meta_id", source_id="\0"), src.source_id)]
+    paras = []
+    for j, (ps, pe) in enumerate(arabic.paragraph_spans(src.text) or [(0, len(src.text))], start=1):
+        parts = _marked(src.text, mark[0], mark[1], ps, pe, short, tip) if mark else [src.text[ps:pe]]
+        paras.append(Para("para cited" if mark and ps < mark[1] and mark[0] < pe else "para", j, parts))
+    meta = [_labelled(t, "ui_meta_id", "source_id", src.source_id)]
     if src.date:
-        meta.append(_labelled(t("ui_meta_date", date="\0"), src.date))
+        meta.append(_labelled(t, "ui_meta_date", "date", src.date))
     if src.origin:
-        meta.append(_labelled(t("ui_meta_origin", origin="\0"), src.origin))
-    return (f'<div class="viewer source" dir="rtl"><div class="viewer-kicker">{esc(t("ui_viewer_source"))}</div>'
-            f'<h3 class="viewer-title" dir="auto">{esc(src.title)}</h3>'
-            f'<div class="viewer-meta">{" · ".join(meta)}</div>'
-            f'<div class="viewer-body">{"".join(body)}</div></div>')
+        meta.append(_labelled(t, "ui_meta_origin", "origin", src.origin))
+    return render("source.html", t=t, title=src.title, meta_items=meta, paras=paras)
 
 
 def render_sources_list(sources: list[Source], t: Texts) -> str:
     """The panel listing indexed documents; each title opens the document in the viewer."""
-    if not sources:
-        return f'<div class="sources-list empty" dir="rtl"><p>{esc(t("ui_sources_none"))}</p></div>'
     items = []
     for s in sources:
-        meta = [_bdi(s.date)] if s.date else []
+        meta = [Meta("bdi", s.date)] if s.date else []
         if s.chunks:
-            meta.append(f'<span>{esc(t("ui_meta_chunks", chunks=s.chunks))}</span>')
-        items.append(f'<li><a class="open-source" href="#source-{esc(s.source_id)}" role="button" dir="auto">{esc(s.title)}</a>'
-                     f'<div class="src-meta">{" · ".join(meta)}</div></li>')
-    return (f'<div class="sources-list" dir="rtl"><p class="sources-count">{esc(t("ui_sources_count", count=len(sources)))}</p>'
-            f'<ul>{"".join(items)}</ul></div>')
+            meta.append(Meta("span", t("ui_meta_chunks", chunks=s.chunks)))
+        items.append((s, meta))
+    return render("sources_list.html", t=t, items=items)
 
 
 def render_status(ok: list[str], errors: list[str], t: Texts) -> str:
     """Result of adding sources: what was added, and every failure in Arabic."""
-    parts = ['<div class="add-status" dir="rtl">']
-    for line in ok:
-        parts.append(f'<p class="ok" dir="auto">✓ {esc(line)}</p>')
-    if errors:
-        parts.append(f'<p class="error-head">{esc(t("ui_add_failed"))}</p><ul class="errors">')
-        parts.extend(f'<li class="error" dir="auto">{esc(e)}</li>' for e in errors)
-        parts.append("</ul>")
-    if not ok and not errors:
-        parts.append(f'<p class="neutral">{esc(t("ui_nothing_added"))}</p>')
-    parts.append("</div>")
-    return "".join(parts)
+    return render("status.html", t=t, ok=ok, errors=errors)
 
 
 # --------------------------------------------------------------------------------------------------
 # Uploads
-
-
-def safe_name(name: str) -> str:
-    """The bare file name of an upload, or SourceError("bad_name") for one that reaches outside a folder."""
-    from .sources import safe_upload_name
-
-    return safe_upload_name(name)
 
 
 def _public(summary: dict[str, Any]) -> dict[str, Any]:
@@ -461,6 +424,25 @@ def _progress_text(raw: str, t: Texts) -> str:
     return raw
 
 
+def _stage_uploads(paths: list[str], tmp: Path) -> tuple[list[Path], dict[str, str]]:
+    """Uploaded files copied under ``tmp`` by their bare names (one folder each), and the refused names' reasons."""
+    staged: list[Path] = []
+    failed: dict[str, str] = {}
+    for i, p in enumerate(paths):
+        raw = Path(str(p)).name
+        try:
+            name = safe_upload_name(raw)
+        except SourceError as err:
+            failed[raw] = err.text()
+            continue
+        folder = tmp / str(i)
+        folder.mkdir()
+        dest = folder / name
+        shutil.copyfile(p, dest)
+        staged.append(dest)
+    return staged, failed
+
+
 # --------------------------------------------------------------------------------------------------
 # The app
 
@@ -472,255 +454,270 @@ def theme() -> gr.themes.Base:
 
 
 def css() -> str:
-    """The app's stylesheet (``assistant/web.css``, package data)."""
-    try:
-        return CSS_PATH.read_text(encoding="utf-8")
-    except OSError:  # an install without the package data: the page still works, plainer
-        log.warning("stylesheet %s not found; serving without it", CSS_PATH)
-        return "#assistant-root { direction: rtl; } .answer-text, .para { unicode-bidi: plaintext; }"
+    """The app's stylesheet (``assistant/templates/web.css``, package data)."""
+    return resource_text("web.css")
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The Gradio app over one shared Assistant; launch it with ``launch()`` (theme and CSS go there)."""
-    t = Texts(assistant.settings.prompts)
+# The errors of asking that the person can act on, said in Arabic by ``exc.text(folder)`` in the chat and through
+# the API alike; anything else is logged, and the chat says it is an internal error.
+_ASK_ERRORS = (QuestionError, store.NoIndex, store.IndexBusy)
 
-    def sources_html() -> str:
+
+class WebApp:
+    """The chat over one shared Assistant: the event handlers, the API and the layout that wires them."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.t = Texts(assistant.settings.prompts)
+
+    def sources_html(self) -> str:
+        """The sources panel; a failure to list them shows an empty list (and is logged)."""
         try:
-            return render_sources_list(assistant.sources(), t)
+            return render_sources_list(self.assistant.sources(), self.t)
         except Exception:  # a listing must never break the page
             log.exception("listing sources failed")
-            return render_sources_list([], t)
+            return render_sources_list([], self.t)
 
     # ---- chat
-    def on_ask(question: str, turns: list[dict[str, Any]] | None):
-        turns = list(turns or [])
+    def on_ask(self, question: str, turns: Turns | None) -> Iterator[tuple[Any, list[dict[str, str]], Turns]]:
+        """Show the question at once with a pending answer, then the answer (or the error) in its place."""
+        t, turns = self.t, list(turns or [])
         q = (question or "").strip()
         if not q:
             yield gr.update(), render_chat(turns, t), turns
             return
         history = [tn.get("resolved") or tn["question"] for tn in turns if tn.get("answer") is not None]
-        pending = turns + [{"question": q, "answer": None}]
-        yield "", render_chat(pending, t), turns
+        yield "", render_chat(turns + [{"question": q, "answer": None}], t), turns
         entry: dict[str, Any] = {"question": q, "answer": None}
         try:
-            ans: Answer = assistant.ask(q, history=history)
+            ans: Answer = self.assistant.ask(q, history=history)
             entry["answer"] = ans.to_dict()
             entry["resolved"] = ans.resolved_question or q
-        except QuestionError as exc:
-            entry["error"] = exc.text
-        except store.NoIndex:
-            entry["error"] = t("no_index")
-        except store.IndexBusy:
-            entry["error"] = t("index_busy")
+        except _ASK_ERRORS as exc:
+            entry["error"] = exc.text(t.folder)
         except Exception:  # the page shows a message; the details go to the server log
             log.exception("answering failed")
             entry["error"] = t("ui_internal_error")
         turns = turns + [entry]
         yield ("" if entry["answer"] is not None else q), render_chat(turns, t), turns
 
+    @staticmethod
     def on_example(evt: gr.SelectData) -> str:
+        """The clicked example question, into the question box."""
         v = evt.value
         return str(v.get("text", "")) if isinstance(v, dict) else str(v or "")
 
-    def on_clear():
-        return [], [], render_viewer_empty(t), ""
+    def on_clear(self) -> tuple[list[Any], list[Any], str, str]:
+        """A new conversation: no messages, no turns, the viewer empty, the question box empty."""
+        return [], [], render_viewer_empty(self.t), ""
 
     # ---- viewer
-    def on_open_ref(turns: list[dict[str, Any]] | None, evt: gr.EventData) -> str:
+    def on_open_ref(self, turns: Turns | None, evt: gr.EventData) -> str:
+        """The viewer for a clicked link: ``cite-<turn>-<n>``, ``full-<turn>-<n>`` or ``source-<id>``."""
         data = evt._data if isinstance(evt._data, dict) else {}
         ref = str(data.get("ref", ""))[:300]
-        turns = turns or []
         m = _REF.match(ref)
         if m:
-            kind, ti, n = m.group(1), int(m.group(2)), int(m.group(3))
-            answer = turns[ti].get("answer") if ti < len(turns) else None
-            c = next((c for c in (answer or {}).get("citations", []) if int(c.get("n", 0)) == n), None)
-            if c is None:
-                return render_viewer_message(t("ui_viewer_unknown"), t)
-            src = assistant.source(c["source_id"])
-            short = (answer or {}).get("short_answer")
-            if kind == "cite":
-                return render_citation(ti, c, src, t, short=short)
-            if src is None:
-                return render_citation(ti, c, None, t, short=short)
-            where = locate(src, c)
-            return render_source(src, t, mark=where, short=short_answer_in_source(short, c, where))
+            return self._open_citation(m.group(1), int(m.group(2)), int(m.group(3)), turns or [])
         if ref.startswith("source-"):
             sid = ref[len("source-"):]
-            src = assistant.source(sid)
+            src = self.assistant.source(sid)
             if src is None:
-                return render_viewer_message(t("ui_viewer_no_source", source_id=sid), t)
-            return render_source(src, t)
-        return render_viewer_message(t("ui_viewer_unknown"), t)
+                return render_viewer_message(self.t("ui_viewer_no_source", source_id=sid), self.t)
+            return render_source(src, self.t)
+        return render_viewer_message(self.t("ui_viewer_unknown"), self.t)
+
+    def _open_citation(self, kind: str, ti: int, n: int, turns: Turns) -> str:
+        """Citation ``n`` of turn ``ti``: its paragraph (``cite``) or its whole document (``full``)."""
+        t = self.t
+        answer = turns[ti].get("answer") if ti < len(turns) else None
+        c = next((c for c in (answer or {}).get("citations", []) if int(c.get("n", 0)) == n), None)
+        if c is None:
+            return render_viewer_message(t("ui_viewer_unknown"), t)
+        src = self.assistant.source(c["source_id"])
+        short = (answer or {}).get("short_answer")
+        if kind == "cite" or src is None:
+            return render_citation(ti, c, src, t, short=short)
+        where = locate(src, c)
+        return render_source(src, t, mark=where, short=short_answer_in_source(short, c, where))
 
     # ---- adding sources
-    def _report(report, extra_errors: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
-        ok, errors = [], []
+    def _report(self, report: Any, extra_errors: dict[str, str]) -> str:
+        """The status after adding: each source added or changed, then every failure."""
+        ok: list[str] = []
+        errors: list[str] = []
         if report is not None:
-            for sid in report.added:
-                src = assistant.source(sid)
-                ok.append(t("ui_added", title=src.title if src else sid))
-            for sid in report.changed:
-                src = assistant.source(sid)
-                ok.append(t("ui_changed", title=src.title if src else sid))
+            for key, ids in (("ui_added", report.added), ("ui_changed", report.changed)):
+                for sid in ids:
+                    src = self.assistant.source(sid)
+                    ok.append(self.t(key, title=src.title if src else sid))
             errors.extend(report.failed.values())
         errors.extend(extra_errors.values())
-        return render_status(ok, errors, t)
+        return render_status(ok, errors, self.t)
 
-    def _progress_cb(progress: gr.Progress) -> Callable[[str], None]:
+    def _progress_cb(self, progress: gr.Progress) -> Callable[[str], None]:
+        """Indexing progress shown in the page, in Arabic."""
         def say(raw: str) -> None:
             try:
-                progress(None, desc=_progress_text(str(raw), t))
+                progress(None, desc=_progress_text(str(raw), self.t))
             except Exception:  # progress is a nicety; never fail the work for it
                 pass
         return say
 
-    def on_upload(files: list[str] | str | None, progress: gr.Progress = gr.Progress()):
+    def on_upload(self, files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str, None]:
+        """Index the uploaded files; the status, the refreshed list, and the upload box emptied."""
+        t = self.t
         paths = [files] if isinstance(files, str) else list(files or [])
         if not paths:
-            return render_status([], [t("ui_upload_none")], t), sources_html(), None
+            return render_status([], [t("ui_upload_none")], t), self.sources_html(), None
         progress(None, desc=t("ui_adding"))
-        failed: dict[str, str] = {}
         report = None
         with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
-            staged = []
-            for i, p in enumerate(paths):
-                raw = Path(str(p)).name
-                try:
-                    name = safe_name(raw)
-                except SourceError as err:
-                    failed[raw] = err.text()
-                    continue
-                folder = Path(tmp) / str(i)
-                folder.mkdir()
-                dest = folder / name
-                shutil.copyfile(p, dest)
-                staged.append(dest)
+            staged, failed = _stage_uploads(paths, Path(tmp))
             if staged:
                 try:
-                    report = assistant.add_files(staged, progress=_progress_cb(progress))
+                    report = self.assistant.add_files(staged, progress=self._progress_cb(progress))
                 except store.IndexBusy:
                     failed["_busy"] = t("ui_index_busy")
                 except Exception:  # the page shows a message; the details go to the server log
                     log.exception("adding uploaded files failed")
                     failed["_error"] = t("ui_add_error")
-        return _report(report, failed), sources_html(), None
+        return self._report(report, failed), self.sources_html(), None
 
-    def on_paste(title: str, text: str, progress: gr.Progress = gr.Progress()):
+    def on_paste(self, title: str, text: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        """Index a pasted text; the status, the refreshed list, and the boxes emptied once it is in."""
+        t, keep = self.t, (gr.update(), gr.update())
         title, text = (title or "").strip(), (text or "").strip()
         missing = [t("ui_paste_missing_title")] if not title else []
         if not text:
             missing.append(t("ui_paste_missing_text"))
         if missing:
-            return render_status([], missing, t), sources_html(), gr.update(), gr.update()
+            return render_status([], missing, t), self.sources_html(), *keep
         progress(None, desc=t("ui_adding"))
         try:
-            report = assistant.add_text(title, text, progress=_progress_cb(progress))
+            report = self.assistant.add_text(title, text, progress=self._progress_cb(progress))
         except store.IndexBusy:
-            return render_status([], [t("ui_index_busy")], t), sources_html(), gr.update(), gr.update()
+            return render_status([], [t("ui_index_busy")], t), self.sources_html(), *keep
         except SourceError as err:
-            return render_status([], [err.text()], t), sources_html(), gr.update(), gr.update()
+            return render_status([], [err.text()], t), self.sources_html(), *keep
         except Exception:  # the page shows a message; the details go to the server log
             log.exception("adding pasted text failed")
-            return render_status([], [t("ui_add_error")], t), sources_html(), gr.update(), gr.update()
-        status = _report(report, {})
+            return render_status([], [t("ui_add_error")], t), self.sources_html(), *keep
+        status = self._report(report, {})
         if report.added or report.changed:
-            return status, sources_html(), "", ""
-        return status, sources_html(), gr.update(), gr.update()
+            return status, self.sources_html(), "", ""
+        return status, self.sources_html(), *keep
 
-    def on_load(progress: gr.Progress = gr.Progress()) -> str:
-        progress(None, desc=t("ui_preparing"))
+    def on_load(self, progress: gr.Progress = gr.Progress()) -> str:
+        """On page load: get the model and index ready, then list the sources."""
+        progress(None, desc=self.t("ui_preparing"))
         try:
-            assistant.warm_up()
+            self.assistant.warm_up()
         except (store.NoIndex, store.IndexBusy):
             pass
-        return sources_html()
+        return self.sources_html()
 
     # ---- structured API (gradio_client)
-    def api_ask(question: str, history: list[str] | None = None) -> dict:
+    def api_ask(self, question: str, history: list[str] | None = None) -> dict:
         """Answer a question in Arabic; returns the answer object: answer, refused, citations, resolved_question…"""
         try:
-            return assistant.ask(question, history=[str(h) for h in (history or [])]).to_dict()
-        except QuestionError as exc:
-            raise gr.Error(exc.text) from None
-        except store.NoIndex:
-            raise gr.Error(t("no_index")) from None
-        except store.IndexBusy:
-            raise gr.Error(t("index_busy")) from None
+            return self.assistant.ask(question, history=[str(h) for h in (history or [])]).to_dict()
+        except _ASK_ERRORS as exc:
+            raise gr.Error(exc.text(self.t.folder)) from None
 
-    def api_sources() -> list[dict]:
+    def api_sources(self) -> list[dict]:
         """The indexed sources (metadata, without text)."""
-        return [_public(s.summary()) for s in assistant.sources()]
+        return [_public(s.summary()) for s in self.assistant.sources()]
 
-    def api_source(source_id: str) -> dict:
+    def api_source(self, source_id: str) -> dict:
         """One indexed source with its text."""
-        src = assistant.source(source_id)
+        src = self.assistant.source(source_id)
         if src is None:
-            raise gr.Error(t("ui_api_no_source", source_id=source_id))
+            raise gr.Error(self.t("ui_api_no_source", source_id=source_id))
         return {**_public(src.summary()), "text": src.text}
 
-    from .sources import supported_extensions
+    # ---- layout
+    def build(self) -> gr.Blocks:
+        """The Gradio Blocks: header, chat column, side column (viewer, sources, adding), events and API."""
+        with gr.Blocks(title=self.t("ui_page_title"), analytics_enabled=False) as demo:
+            turns = gr.State([])
+            with gr.Column(elem_id="assistant-root"):
+                gr.HTML(render("header.html", t=self.t), elem_id="app-header", js_on_load=None)
+                with gr.Row(equal_height=False):
+                    ui = self._chat_column()
+                    ui.update(self._side_column())
+            self._wire(demo, turns, ui)
+            gr.api(self.api_ask, api_name="ask")
+            gr.api(self.api_sources, api_name="sources")
+            gr.api(self.api_source, api_name="source")
+        return demo
 
-    exts = supported_extensions()
-    with gr.Blocks(title=t("ui_page_title"), analytics_enabled=False) as demo:
-        turns = gr.State([])
-        with gr.Column(elem_id="assistant-root"):
-            gr.HTML(f'<header class="app-header" dir="rtl"><h1>{esc(t("ui_heading"))}</h1>'
-                    f'<p>{esc(t("ui_subheading"))}</p></header>', elem_id="app-header", js_on_load=None)
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=360, elem_id="chat-column"):
-                    chatbot = gr.Chatbot(
-                        label=t("ui_chat_label"), elem_id="chat", rtl=True, height=560, buttons=[],
-                        render_markdown=False, sanitize_html=True, feedback_options=None, layout="bubble",
-                        group_consecutive_messages=False, placeholder=esc(t("ui_chat_placeholder")),
-                        examples=[{"text": q} for q in t.examples()],
-                    )
-                    with gr.Row(elem_id="ask-row"):
-                        question = gr.Textbox(label=t("ui_input_label"), placeholder=t("ui_input_placeholder"), rtl=True,
-                                              lines=1, max_lines=4, scale=5, elem_id="question", show_label=False,
-                                              autofocus=True)
-                        send = gr.Button(t("ui_send"), variant="primary", scale=1, min_width=90, elem_id="send")
-                    clear = gr.Button(t("ui_clear"), variant="secondary", size="sm", elem_id="clear")
-                with gr.Column(scale=2, min_width=320, elem_id="side-column"):
-                    viewer = gr.HTML(render_viewer_empty(t), elem_id="source-viewer", js_on_load=VIEWER_JS,
-                                     label=t("ui_viewer_label"))
-                    with gr.Accordion(t("ui_sources_panel"), open=True, elem_id="sources-panel"):
-                        sources_list = gr.HTML(sources_html(), elem_id="sources-list", js_on_load=None)
-                    with gr.Accordion(t("ui_add_panel"), open=True, elem_id="add-panel"):
-                        with gr.Tabs():
-                            with gr.Tab(t("ui_add_upload_tab"), elem_id="upload-tab"):
-                                # no file_types: Gradio would refuse other files with an English message;
-                                # the assistant refuses them itself, in Arabic, naming the supported formats
-                                upload = gr.File(label=t("ui_upload_label"), file_count="multiple",
-                                                 type="filepath", elem_id="upload")
-                                gr.HTML(f'<p class="formats" dir="rtl">{esc(t("ui_upload_formats"))} '
-                                        f'{" ".join(_bdi(e) for e in exts)}</p>', js_on_load=None)
-                            with gr.Tab(t("ui_add_paste_tab"), elem_id="paste-tab"):
-                                paste_title = gr.Textbox(label=t("ui_paste_title_label"), placeholder=t("ui_paste_title_placeholder"),
-                                                         rtl=True, lines=1, elem_id="paste-title")
-                                paste_text = gr.Textbox(label=t("ui_paste_text_label"), placeholder=t("ui_paste_text_placeholder"),
-                                                        rtl=True, lines=6, max_lines=16, elem_id="paste-text")
-                                paste_add = gr.Button(t("ui_paste_add"), variant="primary", elem_id="paste-add")
-                        add_status = gr.HTML("", elem_id="add-status", js_on_load=None)
+    def _chat_column(self) -> dict[str, Any]:
+        """The chat, the question box with its button, and the new-conversation button."""
+        t = self.t
+        with gr.Column(scale=3, min_width=360, elem_id="chat-column"):
+            chatbot = gr.Chatbot(
+                label=t("ui_chat_label"), elem_id="chat", rtl=True, height=560, buttons=[],
+                render_markdown=False, sanitize_html=True, feedback_options=None, layout="bubble",
+                group_consecutive_messages=False, placeholder=esc(t("ui_chat_placeholder")),
+                examples=[{"text": q} for q in t.examples()],
+            )
+            with gr.Row(elem_id="ask-row"):
+                question = gr.Textbox(label=t("ui_input_label"), placeholder=t("ui_input_placeholder"), rtl=True,
+                                      lines=1, max_lines=4, scale=5, elem_id="question", show_label=False,
+                                      autofocus=True)
+                send = gr.Button(t("ui_send"), variant="primary", scale=1, min_width=90, elem_id="send")
+            clear = gr.Button(t("ui_clear"), variant="secondary", size="sm", elem_id="clear")
+        return {"chatbot": chatbot, "question": question, "send": send, "clear": clear}
 
-        ask_event = dict(fn=on_ask, inputs=[question, turns], outputs=[question, chatbot, turns],
+    def _side_column(self) -> dict[str, Any]:
+        """The source viewer, the sources panel and the panel for adding sources."""
+        t = self.t
+        with gr.Column(scale=2, min_width=320, elem_id="side-column"):
+            viewer = gr.HTML(render_viewer_empty(t), elem_id="source-viewer", js_on_load=resource_text("viewer.js"),
+                             label=t("ui_viewer_label"))
+            with gr.Accordion(t("ui_sources_panel"), open=True, elem_id="sources-panel"):
+                sources_list = gr.HTML(self.sources_html(), elem_id="sources-list", js_on_load=None)
+            with gr.Accordion(t("ui_add_panel"), open=True, elem_id="add-panel"):
+                with gr.Tabs():
+                    with gr.Tab(t("ui_add_upload_tab"), elem_id="upload-tab"):
+                        # no file_types: Gradio would refuse other files with an English message;
+                        # the assistant refuses them itself, in Arabic, naming the supported formats
+                        upload = gr.File(label=t("ui_upload_label"), file_count="multiple",
+                                         type="filepath", elem_id="upload")
+                        gr.HTML(render("formats.html", t=t, extensions=supported_extensions()), js_on_load=None)
+                    with gr.Tab(t("ui_add_paste_tab"), elem_id="paste-tab"):
+                        paste_title = gr.Textbox(label=t("ui_paste_title_label"), placeholder=t("ui_paste_title_placeholder"),
+                                                 rtl=True, lines=1, elem_id="paste-title")
+                        paste_text = gr.Textbox(label=t("ui_paste_text_label"), placeholder=t("ui_paste_text_placeholder"),
+                                                rtl=True, lines=6, max_lines=16, elem_id="paste-text")
+                        paste_add = gr.Button(t("ui_paste_add"), variant="primary", elem_id="paste-add")
+                add_status = gr.HTML("", elem_id="add-status", js_on_load=None)
+        return {"viewer": viewer, "sources_list": sources_list, "upload": upload, "paste_title": paste_title,
+                "paste_text": paste_text, "paste_add": paste_add, "add_status": add_status}
+
+    def _wire(self, demo: gr.Blocks, turns: gr.State, ui: dict[str, Any]) -> None:
+        """The events: asking (box, button, example), clearing, opening a reference, adding, loading."""
+        question, chatbot, viewer, upload = ui["question"], ui["chatbot"], ui["viewer"], ui["upload"]
+        adding = dict(api_visibility="private", concurrency_id="index-writer", concurrency_limit=1)
+        ask_event = dict(fn=self.on_ask, inputs=[question, turns], outputs=[question, chatbot, turns],
                          api_visibility="private", concurrency_limit=4, show_progress="hidden")
         question.submit(**ask_event)
-        send.click(**ask_event)
-        chatbot.example_select(on_example, outputs=[question], api_visibility="private", queue=False).then(**ask_event)
-        clear.click(on_clear, outputs=[chatbot, turns, viewer, question], api_visibility="private", queue=False)
-        chatbot.clear(on_clear, outputs=[chatbot, turns, viewer, question], api_visibility="private", queue=False)
-        viewer.open_ref(on_open_ref, inputs=[turns], outputs=[viewer], api_visibility="private", show_progress="hidden")
-        upload.upload(on_upload, inputs=[upload], outputs=[add_status, sources_list, upload], api_visibility="private",
-                      concurrency_id="index-writer", concurrency_limit=1)
-        paste_add.click(on_paste, inputs=[paste_title, paste_text], outputs=[add_status, sources_list, paste_title, paste_text],
-                        api_visibility="private", concurrency_id="index-writer", concurrency_limit=1)
-        demo.load(on_load, outputs=[sources_list], api_visibility="private")
+        ui["send"].click(**ask_event)
+        chatbot.example_select(self.on_example, outputs=[question], api_visibility="private", queue=False).then(**ask_event)
+        cleared = [chatbot, turns, viewer, question]
+        ui["clear"].click(self.on_clear, outputs=cleared, api_visibility="private", queue=False)
+        chatbot.clear(self.on_clear, outputs=cleared, api_visibility="private", queue=False)
+        viewer.open_ref(self.on_open_ref, inputs=[turns], outputs=[viewer], api_visibility="private", show_progress="hidden")
+        upload.upload(self.on_upload, inputs=[upload], outputs=[ui["add_status"], ui["sources_list"], upload], **adding)
+        ui["paste_add"].click(self.on_paste, inputs=[ui["paste_title"], ui["paste_text"]],
+                              outputs=[ui["add_status"], ui["sources_list"], ui["paste_title"], ui["paste_text"]], **adding)
+        demo.load(self.on_load, outputs=[ui["sources_list"]], api_visibility="private")
 
-        gr.api(api_ask, api_name="ask")
-        gr.api(api_sources, api_name="sources")
-        gr.api(api_source, api_name="source")
-    return demo
+
+def build_app(assistant: Assistant) -> gr.Blocks:
+    """The Gradio app over one shared Assistant; launch it with ``launch()`` (theme and CSS go there)."""
+    return WebApp(assistant).build()
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, *, block: bool = True,

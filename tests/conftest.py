@@ -14,7 +14,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+import fakes  # noqa: E402,F401  (registers the test backends: the "hash" embedder)
+
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+
+
+def plugin_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a subprocess that must know the test backends (``tests/`` on the path, ``fakes`` loaded)."""
+    path = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH", "")]))
+    return {**env, "PYTHONPATH": path, "ASSISTANT_PLUGINS": "fakes"}
 ARTICLE = ROOT / "sources" / "interpol-marrakech-2025.md"
 ARTICLE_ID = "interpol-marrakech-2025"
 

@@ -12,7 +12,7 @@ import pytest
 from assistant import arabic
 from assistant.answer import QuestionError
 
-from conftest import ARTICLE_ID, ROOT, make_settings
+from conftest import ARTICLE_ID, ROOT, make_settings, plugin_env
 
 pytestmark = pytest.mark.slow
 
@@ -46,15 +46,15 @@ def test_marked_and_arabic_indic_question_is_understood(real_assistant):
 def test_empty_and_huge_questions_are_user_errors(real_assistant):
     with pytest.raises(QuestionError) as err:
         real_assistant.ask("   ؟ ")
-    assert "فارغ" in err.value.text
+    assert "فارغ" in err.value.text()
     with pytest.raises(QuestionError) as err:
         real_assistant.ask("سؤال " * 2000)
-    assert "طويل" in err.value.text
+    assert "طويل" in err.value.text()
 
 
 def _cli(home, *args):
-    env = dict(os.environ, ASSISTANT_HOME=str(home), ASSISTANT_EMBED_MODEL="hash",
-               ASSISTANT_PROMPTS_DIR=str(ROOT / "prompts"), PYTHONPATH=str(ROOT))
+    env = plugin_env(dict(os.environ, ASSISTANT_HOME=str(home), ASSISTANT_EMBED_MODEL="hash",
+                          ASSISTANT_PROMPTS_DIR=str(ROOT / "prompts"), PYTHONPATH=str(ROOT)))
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=env, capture_output=True,
                           text=True, timeout=300)
 

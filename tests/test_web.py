@@ -81,7 +81,8 @@ def test_interface_text_is_arabic_and_complete(texts) -> None:  # type: ignore[n
 
     ui = yaml.safe_load((ROOT / "prompts" / "ui.yaml").read_text(encoding="utf-8"))
     assert ui and all(k.startswith("ui_") for k in ui)
-    used = set(re.findall(r'"(ui_[a-z_]+)"', (ROOT / "assistant" / "web.py").read_text(encoding="utf-8")))
+    code = [ROOT / "assistant" / "web.py", *sorted((ROOT / "assistant" / "templates").glob("*.html"))]
+    used = {k for f in code for k in re.findall(r'"(ui_[a-z_]+)"', f.read_text(encoding="utf-8"))}
     assert used <= set(ui), f"missing in prompts/ui.yaml: {sorted(used - set(ui))}"
     arabic_letter = re.compile("[\u0600-\u06ff]")
     assert all(arabic_letter.search(str(v)) for v in ui.values())
@@ -311,13 +312,63 @@ def test_citation_viewer_marks_the_short_answer_inside_the_quote(texts) -> None:
 
 
 def test_upload_names_are_sanitised() -> None:
-    from assistant.sources import SourceError
-    from assistant.web import safe_name
+    from assistant.sources import SourceError, safe_upload_name
 
-    assert safe_name("مقال الإنتربول.md") == "مقال الإنتربول.md"
+    assert safe_upload_name("مقال الإنتربول.md") == "مقال الإنتربول.md"
     for bad in ("..", ".hidden.md", "", "/", "../../etc/passwd.md", "a/b/../c.txt", "..\\..\\x.txt", "/etc/x.md"):
         with pytest.raises(SourceError):
-            safe_name(bad)
+            safe_upload_name(bad)
+
+
+def _template_cases(t):  # type: ignore[no-untyped-def]
+    """Each template of assistant/templates/ with values to render it and a piece its output must hold."""
+    from assistant.models import Source
+    from assistant.web import Meta, Para, Seg
+
+    src = Source(source_id="s-1", title="عنوان <i>", text="نص", content_hash="h", date="2025-11-24", chunks=3)
+    quote = Seg("mark", ["قبل ", Seg("short", ["181"], title="t"), " بعد"])
+    return {
+        "inline.html": ({}, ""),  # macros only: rendered through the others
+        "user.html": ({"question": "<q>"}, '<div class="user-text" dir="auto">&lt;q&gt;</div>'),
+        "pending.html": ({"t": t}, f'<span class="thinking">{t("ui_thinking")}</span>'),
+        "error.html": ({"t": t, "text": "a & b"}, f'<strong>{t("ui_error_prefix")}</strong> a &amp; b</div>'),
+        "answer.html": ({"t": t, "turn": 2, "refused": False, "short_text": "181", "note": "", "resolved": "",
+                         "text_parts": ["نص ", Seg("cite", ["[1]"], title='"t"', href="#cite-2-1")], "quote_parts": None,
+                         "cites": [(1, {"title": "<b>", "paragraph": 2})]},
+                        '<a class="cite" href="#cite-2-1" title="&quot;t&quot;" role="button">[1]</a></div>'),
+        "viewer_notice.html": ({"kind": "empty", "text": "'x'"},
+                               '<div class="viewer empty" dir="rtl"><p class="viewer-hint">&#x27;x&#x27;</p></div>'),
+        "citation.html": ({"t": t, "turn": 0, "c": {"n": 1, "title": "ع"}, "note": "", "read_all": True,
+                           "meta_items": [Meta("labelled", "2025-11-24", "التاريخ: ", "")],
+                           "paras": [Para("para cited", 2, [quote])]},
+                          '<p class="para cited" dir="auto"><span class="para-no">2</span>'
+                          '<mark>قبل <mark class="short-answer" title="t">181</mark> بعد</mark></p>'),
+        "source.html": ({"t": t, "title": "<t>", "meta_items": [Meta("bdi", "2025")], "paras": [Para("para", 1, ["نص"])]},
+                        '<h3 class="viewer-title" dir="auto">&lt;t&gt;</h3><div class="viewer-meta"><bdi dir="ltr">2025</bdi></div>'),
+        "sources_list.html": ({"t": t, "items": [(src, [Meta("bdi", src.date), Meta("span", "3")])]},
+                              '<a class="open-source" href="#source-s-1" role="button" dir="auto">عنوان &lt;i&gt;</a>'
+                              '<div class="src-meta"><bdi dir="ltr">2025-11-24</bdi> · <span>3</span></div>'),
+        "status.html": ({"t": t, "ok": ["<ok>"], "errors": []}, '<p class="ok" dir="auto">✓ &lt;ok&gt;</p></div>'),
+        "header.html": ({"t": t}, f'<h1>{t("ui_heading")}</h1>'),
+        "formats.html": ({"t": t, "extensions": [".md", ".txt"]}, '<bdi dir="ltr">.md</bdi> <bdi dir="ltr">.txt</bdi></p>'),
+    }
+
+
+def test_each_template_renders_escaped(texts) -> None:  # type: ignore[no-untyped-def]
+    from assistant.web import TEMPLATES, css, render, resource_text
+
+    cases = _template_cases(texts)
+    folder = ROOT / "assistant" / TEMPLATES
+    assert set(cases) == {f.name for f in folder.glob("*.html")}, "a template without a case here"
+    for name, (values, piece) in cases.items():
+        assert piece in render(name, **values), name
+    # the stylesheet and the viewer's script are package data beside the templates, read the same way
+    assert "#assistant-root" in css() and "st.trigger('open_ref'" in resource_text("viewer.js")
+    import re
+
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    package_data = re.search(r"^\[tool\.setuptools\.package-data\]$(.*?)(?=^\[|\Z)", pyproject, re.S | re.M)
+    assert package_data and f'"{TEMPLATES}/*"' in package_data.group(1)  # so an installed wheel has them
 
 
 def test_serve_reports_a_busy_port_in_arabic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

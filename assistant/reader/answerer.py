@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from ..errors import ReaderUnavailable
 from ..messages import message
 from ..models import Answer, Citation, Passage, ShortAnswer
 from .candidates import gather
-from .model import TrainedReader
+from .model import ARTEFACT, TrainedReader, attach, load
 
 if TYPE_CHECKING:
+    from ..backends import Answerer
+    from ..config import Settings
     from ..retrieve import Index
+
+_READERS: dict[tuple[str, int], TrainedReader] = {}  # (artefact, base model) -> the reader, loaded once per process
+_LOCK = threading.Lock()
 
 
 class ReaderAnswerer:
@@ -58,3 +67,55 @@ class ReaderAnswerer:
             return False
         c = reading.candidate
         return c.start < passage.end and passage.start < c.end
+
+
+class NotedAnswerer:
+    """The rule answerer standing in for the trained reader, saying why in every answer's ``reader_note``."""
+
+    def __init__(self, inner: "Answerer", note: str) -> None:
+        self.inner = inner
+        self.note = note
+
+    def answer(self, question: str, passages: Sequence[Passage], resolved: str = "") -> Answer:
+        """The inner answerer's answer, with the note."""
+        return replace(self.inner.answer(question, passages, resolved=resolved), reader_note=self.note)
+
+
+def trained_answerer(index: "Index", settings: "Settings", progress: Callable[[str], None]) -> "Answerer":
+    """The trained reader over the index's own e5 model; the rules, with an Arabic note, when it cannot load."""
+    from ..answer import ExtractiveAnswerer
+
+    try:
+        reader = _reader(Path(settings.reader_path or ARTEFACT), index.embed_model, settings)
+    except ReaderUnavailable as exc:
+        note = exc.text(settings.prompts)
+        progress(note)
+        return NotedAnswerer(ExtractiveAnswerer(index), note)
+    return ReaderAnswerer(index, reader)
+
+
+def _reader(path: Path, embed_model: Any, settings: "Settings") -> TrainedReader:
+    """The reader at ``path`` with its span head on the embedder's own layers, loaded once per process."""
+    key = (str(path.resolve()), id(embed_model))
+    with _LOCK:
+        if key not in _READERS:
+            reader = load(path)
+            if reader.neural_state is not None:
+                reader = attach(reader, *_span_base(embed_model, settings))
+            _READERS[key] = reader
+        return _READERS[key]
+
+
+def _span_base(embed_model: Any, settings: "Settings"):  # type: ignore[no-untyped-def]
+    """The e5-small BertModel and tokenizer the span head sits on: the embedder's own when it is e5-small."""
+    st = getattr(embed_model, "_model", None)
+    try:
+        bert = st[0].auto_model  # type: ignore[index]
+        if getattr(bert.config, "hidden_size", 0) == 384 and getattr(bert.config, "vocab_size", 0) > 250000:
+            return bert, st.tokenizer  # type: ignore[union-attr]
+    except (TypeError, AttributeError, IndexError, KeyError):
+        pass
+    from ..e5_small import E5_SMALL_DIRNAME, prepare_e5_small
+    from .neural import load_base
+
+    return load_base(prepare_e5_small(settings.cache_dir / E5_SMALL_DIRNAME, lambda _m: None))

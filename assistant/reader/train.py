@@ -178,7 +178,7 @@ def build_designs(coll: Collected, settings: Settings, progress: Progress, epoch
     """Fit the cosine baseline, designs A and B, and design C (span head + re-ranker); returns name -> reader."""
     from dataclasses import fields, replace
 
-    from ..embedding import E5_SMALL_DIRNAME, prepare_e5_small
+    from ..e5_small import E5_SMALL_DIRNAME, prepare_e5_small
     from . import neural
     from .designs import BoostedReader, combiner_linear, cosine_linear, stage2_linear
     from .features import SENTENCE_FEATURES

@@ -1,4 +1,9 @@
-"""A tiny deterministic embedding (hashed stemmed words and character trigrams) for fast tests."""
+"""Test backends, registered when this module is imported (conftest imports it; a subprocess names it in
+``ASSISTANT_PLUGINS=fakes`` with ``tests/`` on ``PYTHONPATH``).
+
+``hash``: a tiny deterministic embedding (hashed stemmed words and character trigrams) for fast tests. It is
+also the example of adding a backend: one class and one ``register_embedder`` call.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import hashlib
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from . import arabic
+from assistant import arabic
+from assistant.backends import register_embedder
 
 
 class HashEmbedding(BaseEmbedding):
@@ -38,3 +44,6 @@ class HashEmbedding(BaseEmbedding):
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._vector(query)
+
+
+register_embedder("hash", lambda spec, cache_dir, say: HashEmbedding())
