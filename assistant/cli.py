@@ -106,6 +106,18 @@ def _parser() -> argparse.ArgumentParser:
     p_chat.add_argument("--host", default=None)
     p_chat.add_argument("--port", type=int, default=None)
     p_chat.add_argument("--no-ingest", action="store_true", help="do not index sources/ at start")
+    p_chat.add_argument("--allow-anonymous", action="store_true",
+                        help="serve on a non-loopback address without accounts (prints a warning)")
+    p_chat.add_argument("--read-only", action="store_true", help="answers only: uploads turned off")
+    p_user = sub.add_parser("user", help="accounts of the shared chat")
+    users = p_user.add_subparsers(dest="user_command", required=True)
+    p_uadd = users.add_parser("add", help="add a user (asks for the password)")
+    p_uadd.add_argument("name")
+    p_uadd.add_argument("--role", choices=["admin", "reader"], default="reader")
+    p_uadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    users.add_parser("remove", help="remove a user").add_argument("name")
+    users.add_parser("list", help="list users")
+    users.add_parser("token", help="a new API token for a user (shown once)").add_argument("name")
     p_eval = sub.add_parser("eval", help="run evaluation suites")
     p_eval.add_argument("sets", nargs="*", type=Path)
     p_eval.add_argument("--squad", type=Path, default=None)
@@ -183,10 +195,45 @@ def cmd_remove(settings, args) -> int:  # type: ignore[no-untyped-def]
 
 def cmd_chat(settings, args) -> int:  # type: ignore[no-untyped-def]
     """``assistant chat``: serve the web chat."""
-    from .web import serve
+    from .server import serve
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    return serve(settings.replace(**overrides), ingest_first=not args.no_ingest)
+    return serve(settings.replace(**overrides), ingest_first=not args.no_ingest,
+                 allow_anonymous=args.allow_anonymous, read_only=args.read_only)
+
+
+def _password(args) -> str:  # type: ignore[no-untyped-def]
+    """The new user's password: from standard input, or asked twice at the terminal."""
+    import getpass
+
+    from .accounts import AccountError
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != first:
+        raise AccountError("mismatch")
+    return first
+
+
+def cmd_user(settings, args) -> int:  # type: ignore[no-untyped-def]
+    """``assistant user add|remove|list|token``: the accounts of the shared chat, as the machine's owner."""
+    from .accounts import Accounts
+    from .messages import message
+
+    accounts = Accounts(settings.home)
+    if args.user_command == "add":
+        user = accounts.add(args.name, _password(args), args.role)
+        print(message("account_added", name=user.name, role=user.role))
+    elif args.user_command == "remove":
+        accounts.remove(args.name)
+        print(message("account_removed", name=args.name))
+    elif args.user_command == "token":
+        print(accounts.new_token(args.name))
+    else:
+        for u in accounts.list():
+            print(f"{u.name}\t{u.role}")
+    return 0
 
 
 def cmd_eval(settings, args) -> int:  # type: ignore[no-untyped-def]
@@ -197,7 +244,7 @@ def cmd_eval(settings, args) -> int:  # type: ignore[no-untyped-def]
 
 
 COMMANDS = {"ask": cmd_ask, "ingest": cmd_ingest, "sources": cmd_sources, "add": cmd_add, "remove": cmd_remove,
-            "chat": cmd_chat, "eval": cmd_eval, "train-reader": _train_reader}
+            "chat": cmd_chat, "eval": cmd_eval, "train-reader": _train_reader, "user": cmd_user}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from typing import Callable
 from . import backends
 from .config import Settings
 from .models import Source
-from .sources import SourceError, discover, read_source, slugify
+from .sources import PRIVATE_DIR, SourceError, discover, owner_of, read_source, slugify, source_id_for
 from . import store
 
 Progress = Callable[[str], None]
@@ -52,13 +52,15 @@ def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str,
     """Read every file of the sources folder; duplicates of content and unreadable files are reported."""
     found: dict[str, Source] = {}
     failed: dict[str, str] = {}
-    by_hash: dict[str, str] = {}
+    by_hash: dict[tuple[str, str], str] = {}  # (owner, content hash) -> id: duplicates are per owner
     # already-indexed files first, then oldest first: the later copy is the one called a duplicate
-    paths = sorted(discover(settings.sources), key=lambda p: (slugify(p.name) not in known, p.stat().st_mtime, p.name))
+    folder = settings.sources
+    paths = sorted(discover(folder), key=lambda p: (source_id_for(p, folder) not in known, p.stat().st_mtime, p.name))
     for path in paths:
-        sid = slugify(path.name)
+        sid = source_id_for(path, folder)
         try:
-            src = read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=sid)
+            src = replace(read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=sid),
+                          owner=owner_of(path, folder))
         except SourceError as err:
             failed[path.name] = err.text()
             if sid in known:  # keep what was indexed rather than lose it to a broken edit
@@ -68,10 +70,10 @@ def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str,
             key = "duplicate" if found[sid].content_hash == src.content_hash else "name_taken"
             failed[path.name] = SourceError(key, name=path.name, existing=sid).text()
             continue
-        if src.content_hash in by_hash:
-            failed[path.name] = SourceError("duplicate", name=path.name, existing=by_hash[src.content_hash]).text()
+        if (src.owner, src.content_hash) in by_hash:
+            failed[path.name] = SourceError("duplicate", name=path.name, existing=by_hash[src.owner, src.content_hash]).text()
             continue
-        by_hash[src.content_hash] = sid
+        by_hash[src.owner, src.content_hash] = sid
         found[sid] = src
     return found, failed
 
@@ -169,26 +171,36 @@ def _release_chroma(path: Path) -> None:
 _IGNORED_IN_FOLDERS = {".ini", ".db", ".tmp", ".lnk", ".url"}
 
 
-def add_files(settings: Settings, paths: list[Path], progress: Progress | None = None) -> SyncReport:
-    """Copy files (or the files in folders) into the sources folder, then sync; bad files are listed, not copied."""
-    from .sources import supported_extensions
-
-    exts = set(supported_extensions())
-    settings.sources.mkdir(parents=True, exist_ok=True)
-    live = store.current_generation(settings.index)
-    known = store.read_manifest(live)
-    by_hash = {s.content_hash: sid for sid, s in known.items()}
-    failed: dict[str, str] = {}
+def _expand(paths: list[Path], exts: set[str]) -> list[Path]:
+    """The files named, and the visible files of the folders named (those of unknown formats too: they are
+    reported, not silently left out; system clutter such as desktop.ini is)."""
     files: list[Path] = []
-    for p in paths:
-        p = Path(p)
+    for p in map(Path, paths):
         if p.is_dir():
-            # every visible file of the folder: one in a format we cannot read is reported, not silently left out
             files.extend(f for f in sorted(p.rglob("*")) if f.is_file()
                          and not any(part.startswith(".") for part in f.relative_to(p).parts)
                          and (f.suffix.lower() in exts or f.suffix.lower() not in _IGNORED_IN_FOLDERS))
         else:
             files.append(p)
+    return files
+
+
+def add_files(settings: Settings, paths: list[Path], progress: Progress | None = None, owner: str = "") -> SyncReport:
+    """Copy files (or the files in folders) into the sources folder, then sync; bad files are listed, not copied.
+
+    With ``owner``, the files are that user's private uploads (``sources/private/<owner>/``): a duplicate is
+    only one of the sources that user can see, so nothing about other users' uploads is revealed.
+    """
+    from .sources import supported_extensions
+
+    exts = set(supported_extensions())
+    target = settings.sources / PRIVATE_DIR / owner if owner else settings.sources
+    target.mkdir(parents=True, exist_ok=True)
+    live = store.current_generation(settings.index)
+    known = {sid: s for sid, s in store.read_manifest(live).items() if s.owner in ("", owner)}
+    by_hash = {s.content_hash: sid for sid, s in known.items()}
+    failed: dict[str, str] = {}
+    files = _expand(paths, exts)
     copied: list[Path] = []
     taken: set[str] = set()
     for f in files:
@@ -203,15 +215,16 @@ def add_files(settings: Settings, paths: list[Path], progress: Progress | None =
         if src.content_hash in by_hash:
             failed[f.name] = SourceError("duplicate", name=f.name, existing=by_hash[src.content_hash]).text()
             continue
-        dest = settings.sources / f"{src.source_id}{f.suffix.lower()}"
+        dest = target / f"{src.source_id}{f.suffix.lower()}"
+        sid = source_id_for(dest, settings.sources)
         if dest.exists() and dest.resolve() == f.resolve():
             pass  # a file already in the sources folder: the sync below indexes it
-        elif dest.exists() or src.source_id in known or src.source_id in taken:
+        elif dest.exists() or sid in known or sid in taken:
             # another source already has this id (same file name, different content): never overwrite it
-            failed[f.name] = SourceError("name_taken", name=f.name, existing=src.source_id).text()
+            failed[f.name] = SourceError("name_taken", name=f.name, existing=sid).text()
             continue
-        taken.add(src.source_id)
-        by_hash[src.content_hash] = src.source_id
+        taken.add(sid)
+        by_hash[src.content_hash] = sid
         if dest.resolve() != f.resolve():
             tmp = dest.with_name(f".{dest.name}.tmp")
             shutil.copyfile(f, tmp)
@@ -227,7 +240,7 @@ def add_files(settings: Settings, paths: list[Path], progress: Progress | None =
     return report
 
 
-def add_text(settings: Settings, title: str, text: str, progress: Progress | None = None) -> SyncReport:
+def add_text(settings: Settings, title: str, text: str, progress: Progress | None = None, owner: str = "") -> SyncReport:
     """Add pasted text under a title, then sync (kept as .txt with front matter: the text is literal, not Markdown)."""
     import tempfile
 
@@ -239,7 +252,7 @@ def add_text(settings: Settings, title: str, text: str, progress: Progress | Non
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{sid}.txt"
         path.write_text(f"---\n{front}\n---\n{text}\n", encoding="utf-8")
-        return add_files(settings, [path], progress)
+        return add_files(settings, [path], progress, owner=owner)
 
 
 def remove_source(settings: Settings, source_id: str, progress: Progress | None = None) -> SyncReport:
@@ -248,6 +261,6 @@ def remove_source(settings: Settings, source_id: str, progress: Progress | None 
     if source_id not in known:
         raise KeyError(source_id)
     for path in discover(settings.sources):
-        if slugify(path.name) == source_id:
+        if source_id_for(path, settings.sources) == source_id:
             path.unlink()
     return sync(settings, progress)

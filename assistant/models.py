@@ -20,6 +20,7 @@ class Source:
     added: str = ""
     chunks: int = 0
     path: str = ""
+    owner: str = ""  # the user whose private upload this is; "" for a shared source
 
     def summary(self) -> dict[str, Any]:
         """Metadata without the text, for listings."""

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
-from . import backends, chat, ingest, store
+from . import backends, chat, ingest, rights, store
 from .answer import validate_question
 from .config import Settings, load_settings
 from .messages import use_folder
@@ -52,12 +52,14 @@ class Assistant:
             return self._index, self._answerer
 
     def ask(self, question: str, history: list[str] | None = None, mode: str = "hybrid",
-            exclude_sources: Collection[str] = ()) -> Answer:
-        """Answer a question (a follow-up is resolved against ``history``; ``exclude_sources`` are not searched)."""
+            exclude_sources: Collection[str] = (), user: str | None = rights.OWNER) -> Answer:
+        """Answer a question for ``user`` from the sources they may read (a follow-up is resolved against
+        ``history``; ``exclude_sources`` are not searched either)."""
         q = validate_question(question, self.settings.max_question_chars)
         resolved = chat.resolve(q, history or [])
         index, answerer = self._load()
-        passages = index.search(resolved, k=self.settings.top_k, mode=mode, exclude=exclude_sources)
+        exclude = set(exclude_sources) | rights.hidden_ids(index.sources, user)
+        passages = index.search(resolved, k=self.settings.top_k, mode=mode, exclude=exclude)
         answer = answerer.answer(q, passages, resolved=resolved)
         if self.settings.answerer == "llm":
             from .llm import generate
@@ -66,26 +68,27 @@ class Assistant:
                               answers=getattr(answerer, "supports", None))
         return answer
 
-    def sources(self) -> list[Source]:
-        """Indexed sources, by id."""
+    def sources(self, user: str | None = rights.OWNER) -> list[Source]:
+        """Indexed sources ``user`` may read, by id."""
         gen = store.current_generation(self.settings.index)
-        return sorted(store.read_manifest(gen).values(), key=lambda s: s.source_id)
+        return sorted(rights.visible(store.read_manifest(gen).values(), user), key=lambda s: s.source_id)
 
-    def source(self, source_id: str) -> Source | None:
-        """One indexed source with its text, or None."""
-        return store.read_manifest(store.current_generation(self.settings.index)).get(source_id)
+    def source(self, source_id: str, user: str | None = rights.OWNER) -> Source | None:
+        """One indexed source with its text, or None (also when ``user`` may not read it)."""
+        src = store.read_manifest(store.current_generation(self.settings.index)).get(source_id)
+        return src if src is not None and rights.can_see(src, user) else None
 
     def sync(self, progress: Progress | None = None) -> ingest.SyncReport:
         """Sync the sources folder into the index."""
         return ingest.sync(self.settings, progress or self._progress)
 
-    def add_files(self, paths: list[Path], progress: Progress | None = None) -> ingest.SyncReport:
-        """Add files; answerable as soon as this returns."""
-        return ingest.add_files(self.settings, paths, progress or self._progress)
+    def add_files(self, paths: list[Path], progress: Progress | None = None, owner: str = "") -> ingest.SyncReport:
+        """Add files (shared, or private to ``owner``); answerable as soon as this returns."""
+        return ingest.add_files(self.settings, paths, progress or self._progress, owner=owner)
 
-    def add_text(self, title: str, text: str, progress: Progress | None = None) -> ingest.SyncReport:
-        """Add pasted text under a title."""
-        return ingest.add_text(self.settings, title, text, progress or self._progress)
+    def add_text(self, title: str, text: str, progress: Progress | None = None, owner: str = "") -> ingest.SyncReport:
+        """Add pasted text under a title (shared, or private to ``owner``)."""
+        return ingest.add_text(self.settings, title, text, progress or self._progress, owner=owner)
 
     def warm_up(self) -> float:
         """Load the model and the index now; returns the seconds it took."""

@@ -14,8 +14,8 @@ from .formats import READERS, supported_extensions
 from .frontmatter import split_front_matter
 from .models import Source
 
-__all__ = ["READERS", "SourceError", "clean_text", "content_hash", "discover", "make_source", "read_source",
-           "safe_upload_name", "slugify", "split_front_matter", "supported_extensions"]
+__all__ = ["PRIVATE_DIR", "READERS", "SourceError", "clean_text", "content_hash", "discover", "make_source", "owner_of",
+           "read_source", "safe_upload_name", "slugify", "source_id_for", "split_front_matter", "supported_extensions"]
 
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _CODE_CHARS = re.compile(r"[{}();=<>\[\]]")
@@ -30,6 +30,24 @@ def slugify(name: str) -> str:
 
 
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f:]")
+
+
+PRIVATE_DIR = "private"  # sources/private/<user>/<file>: a user's private uploads
+
+
+def owner_of(path: Path, folder: Path) -> str:
+    """The user a file under ``folder`` privately belongs to ("" for a shared source)."""
+    try:
+        parts = Path(path).relative_to(folder).parts
+    except ValueError:
+        return ""
+    return parts[1] if len(parts) >= 3 and parts[0] == PRIVATE_DIR else ""
+
+
+def source_id_for(path: Path, folder: Path) -> str:
+    """The stable id of a file under ``folder``: its slug, prefixed with ``owner~`` for a private upload."""
+    owner = owner_of(path, folder)
+    return f"{slugify(owner)}~{slugify(Path(path).name)}" if owner else slugify(Path(path).name)
 
 
 def safe_upload_name(name: str) -> str:

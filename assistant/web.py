@@ -47,7 +47,8 @@ import gradio as gr  # noqa: E402  (after the environment above)
 import jinja2  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from . import arabic, store  # noqa: E402
+from . import arabic, rights, store  # noqa: E402
+from .accounts import Accounts  # noqa: E402
 from .answer import QuestionError  # noqa: E402
 from .config import Settings  # noqa: E402
 from .messages import message  # noqa: E402
@@ -466,22 +467,43 @@ _ASK_ERRORS = (QuestionError, store.NoIndex, store.IndexBusy)
 class WebApp:
     """The chat over one shared Assistant: the event handlers, the API and the layout that wires them."""
 
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, accounts: Accounts | None = None, read_only: bool = False) -> None:
         self.assistant = assistant
         self.t = Texts(assistant.settings.prompts)
+        self.accounts = accounts  # None: no login, every visitor is anonymous (the single-user laptop)
+        self.read_only = read_only
 
-    def sources_html(self) -> str:
+    def who(self, request: gr.Request | None) -> tuple[str, bool]:
+        """(user name, may change the shared sources) of a request: anonymous and able without accounts."""
+        if self.accounts is None:
+            return rights.ANONYMOUS, True
+        name = str(getattr(request, "username", "") or "")
+        user = self.accounts.get(name) if name else None
+        if user is None:
+            raise gr.Error(self.t("ui_login_required"))
+        return user.name, user.is_admin
+
+    def login(self, name: str, password: str) -> bool:
+        """Gradio's login check: a user's password, or the user's API token (``assistant user token``)."""
+        if self.accounts is None:
+            return True
+        by_token = self.accounts.by_token(password)
+        return (by_token is not None and by_token.name == name) or self.accounts.verify(name, password) is not None
+
+    def sources_html(self, user: str | None = rights.ANONYMOUS) -> str:
         """The sources panel; a failure to list them shows an empty list (and is logged)."""
         try:
-            return render_sources_list(self.assistant.sources(), self.t)
+            return render_sources_list(self.assistant.sources(user), self.t)
         except Exception:  # a listing must never break the page
             log.exception("listing sources failed")
             return render_sources_list([], self.t)
 
     # ---- chat
-    def on_ask(self, question: str, turns: Turns | None) -> Iterator[tuple[Any, list[dict[str, str]], Turns]]:
+    def on_ask(self, question: str, turns: Turns | None,
+               request: gr.Request = None) -> Iterator[tuple[Any, list[dict[str, str]], Turns]]:  # type: ignore[assignment]
         """Show the question at once with a pending answer, then the answer (or the error) in its place."""
         t, turns = self.t, list(turns or [])
+        user, _ = self.who(request)
         q = (question or "").strip()
         if not q:
             yield gr.update(), render_chat(turns, t), turns
@@ -490,7 +512,7 @@ class WebApp:
         yield "", render_chat(turns + [{"question": q, "answer": None}], t), turns
         entry: dict[str, Any] = {"question": q, "answer": None}
         try:
-            ans: Answer = self.assistant.ask(q, history=history)
+            ans: Answer = self.assistant.ask(q, history=history, user=user)
             entry["answer"] = ans.to_dict()
             entry["resolved"] = ans.resolved_question or q
         except _ASK_ERRORS as exc:
@@ -512,29 +534,30 @@ class WebApp:
         return [], [], render_viewer_empty(self.t), ""
 
     # ---- viewer
-    def on_open_ref(self, turns: Turns | None, evt: gr.EventData) -> str:
+    def on_open_ref(self, turns: Turns | None, evt: gr.EventData, request: gr.Request = None) -> str:  # type: ignore[assignment]
         """The viewer for a clicked link: ``cite-<turn>-<n>``, ``full-<turn>-<n>`` or ``source-<id>``."""
+        user, _ = self.who(request)
         data = evt._data if isinstance(evt._data, dict) else {}
         ref = str(data.get("ref", ""))[:300]
         m = _REF.match(ref)
         if m:
-            return self._open_citation(m.group(1), int(m.group(2)), int(m.group(3)), turns or [])
+            return self._open_citation(m.group(1), int(m.group(2)), int(m.group(3)), turns or [], user)
         if ref.startswith("source-"):
             sid = ref[len("source-"):]
-            src = self.assistant.source(sid)
+            src = self.assistant.source(sid, user)
             if src is None:
                 return render_viewer_message(self.t("ui_viewer_no_source", source_id=sid), self.t)
             return render_source(src, self.t)
         return render_viewer_message(self.t("ui_viewer_unknown"), self.t)
 
-    def _open_citation(self, kind: str, ti: int, n: int, turns: Turns) -> str:
+    def _open_citation(self, kind: str, ti: int, n: int, turns: Turns, user: str | None) -> str:
         """Citation ``n`` of turn ``ti``: its paragraph (``cite``) or its whole document (``full``)."""
         t = self.t
         answer = turns[ti].get("answer") if ti < len(turns) else None
         c = next((c for c in (answer or {}).get("citations", []) if int(c.get("n", 0)) == n), None)
         if c is None:
             return render_viewer_message(t("ui_viewer_unknown"), t)
-        src = self.assistant.source(c["source_id"])
+        src = self.assistant.source(c["source_id"], user)
         short = (answer or {}).get("short_answer")
         if kind == "cite" or src is None:
             return render_citation(ti, c, src, t, short=short)
@@ -542,14 +565,14 @@ class WebApp:
         return render_source(src, t, mark=where, short=short_answer_in_source(short, c, where))
 
     # ---- adding sources
-    def _report(self, report: Any, extra_errors: dict[str, str]) -> str:
+    def _report(self, report: Any, extra_errors: dict[str, str], user: str | None) -> str:
         """The status after adding: each source added or changed, then every failure."""
         ok: list[str] = []
         errors: list[str] = []
         if report is not None:
             for key, ids in (("ui_added", report.added), ("ui_changed", report.changed)):
                 for sid in ids:
-                    src = self.assistant.source(sid)
+                    src = self.assistant.source(sid, user)
                     ok.append(self.t(key, title=src.title if src else sid))
             errors.extend(report.failed.values())
         errors.extend(extra_errors.values())
@@ -564,74 +587,89 @@ class WebApp:
                 pass
         return say
 
-    def on_upload(self, files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str, None]:
-        """Index the uploaded files; the status, the refreshed list, and the upload box emptied."""
+    def _owner(self, request: gr.Request | None) -> tuple[str | None, str]:
+        """(the user, whose uploads these are: "" shared, else private to the user), or the refusal."""
+        user, admin = self.who(request)
+        if self.read_only:
+            raise gr.Error(self.t("ui_read_only"))
+        return user, "" if admin else str(user)
+
+    def on_upload(self, files: list[str] | str | None, progress: gr.Progress = gr.Progress(),
+                  request: gr.Request = None) -> tuple[str, str, None]:  # type: ignore[assignment]
+        """Index the uploaded files (private to a reader, shared from an admin); status, list, upload box emptied."""
         t = self.t
+        user, owner = self._owner(request)
         paths = [files] if isinstance(files, str) else list(files or [])
         if not paths:
-            return render_status([], [t("ui_upload_none")], t), self.sources_html(), None
+            return render_status([], [t("ui_upload_none")], t), self.sources_html(user), None
         progress(None, desc=t("ui_adding"))
         report = None
         with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
             staged, failed = _stage_uploads(paths, Path(tmp))
             if staged:
                 try:
-                    report = self.assistant.add_files(staged, progress=self._progress_cb(progress))
+                    report = self.assistant.add_files(staged, progress=self._progress_cb(progress), owner=owner)
                 except store.IndexBusy:
                     failed["_busy"] = t("ui_index_busy")
                 except Exception:  # the page shows a message; the details go to the server log
                     log.exception("adding uploaded files failed")
                     failed["_error"] = t("ui_add_error")
-        return self._report(report, failed), self.sources_html(), None
+        return self._report(report, failed, user), self.sources_html(user), None
 
-    def on_paste(self, title: str, text: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    def on_paste(self, title: str, text: str, progress: gr.Progress = gr.Progress(),
+                 request: gr.Request = None) -> tuple[Any, ...]:  # type: ignore[assignment]
         """Index a pasted text; the status, the refreshed list, and the boxes emptied once it is in."""
         t, keep = self.t, (gr.update(), gr.update())
+        user, owner = self._owner(request)
         title, text = (title or "").strip(), (text or "").strip()
         missing = [t("ui_paste_missing_title")] if not title else []
         if not text:
             missing.append(t("ui_paste_missing_text"))
         if missing:
-            return render_status([], missing, t), self.sources_html(), *keep
+            return render_status([], missing, t), self.sources_html(user), *keep
         progress(None, desc=t("ui_adding"))
         try:
-            report = self.assistant.add_text(title, text, progress=self._progress_cb(progress))
+            report = self.assistant.add_text(title, text, progress=self._progress_cb(progress), owner=owner)
         except store.IndexBusy:
-            return render_status([], [t("ui_index_busy")], t), self.sources_html(), *keep
+            return render_status([], [t("ui_index_busy")], t), self.sources_html(user), *keep
         except SourceError as err:
-            return render_status([], [err.text()], t), self.sources_html(), *keep
+            return render_status([], [err.text()], t), self.sources_html(user), *keep
         except Exception:  # the page shows a message; the details go to the server log
             log.exception("adding pasted text failed")
-            return render_status([], [t("ui_add_error")], t), self.sources_html(), *keep
-        status = self._report(report, {})
+            return render_status([], [t("ui_add_error")], t), self.sources_html(user), *keep
+        status = self._report(report, {}, user)
         if report.added or report.changed:
-            return status, self.sources_html(), "", ""
-        return status, self.sources_html(), *keep
+            return status, self.sources_html(user), "", ""
+        return status, self.sources_html(user), *keep
 
-    def on_load(self, progress: gr.Progress = gr.Progress()) -> str:
-        """On page load: get the model and index ready, then list the sources."""
+    def on_load(self, progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> str:  # type: ignore[assignment]
+        """On page load: get the model and index ready, then list the sources this visitor may read."""
+        user, _ = self.who(request)
         progress(None, desc=self.t("ui_preparing"))
         try:
             self.assistant.warm_up()
         except (store.NoIndex, store.IndexBusy):
             pass
-        return self.sources_html()
+        return self.sources_html(user)
 
-    # ---- structured API (gradio_client)
-    def api_ask(self, question: str, history: list[str] | None = None) -> dict:
+    # ---- structured API (gradio_client, or plain HTTP on Gradio's call API); the same rights as the page
+    def api_ask(self, question: str, history: list[str] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
         """Answer a question in Arabic; returns the answer object: answer, refused, citations, resolved_question…"""
+        user, _ = self.who(request)
         try:
-            return self.assistant.ask(question, history=[str(h) for h in (history or [])]).to_dict()
+            return self.assistant.ask(question, history=[str(h) for h in (history or [])], user=user).to_dict()
         except _ASK_ERRORS as exc:
             raise gr.Error(exc.text(self.t.folder)) from None
 
-    def api_sources(self) -> list[dict]:
-        """The indexed sources (metadata, without text)."""
-        return [_public(s.summary()) for s in self.assistant.sources()]
+    def api_sources(self, request: gr.Request = None) -> list[dict]:  # type: ignore[assignment]
+        """The indexed sources this user may read (metadata, without text)."""
+        user, _ = self.who(request)
+        return [_public(s.summary()) for s in self.assistant.sources(user)]
 
-    def api_source(self, source_id: str) -> dict:
-        """One indexed source with its text."""
-        src = self.assistant.source(source_id)
+    def api_source(self, source_id: str, request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """One indexed source with its text (a source this user may not read is reported as not found)."""
+        user, _ = self.who(request)
+        src = self.assistant.source(source_id, user)
         if src is None:
             raise gr.Error(self.t("ui_api_no_source", source_id=source_id))
         return {**_public(src.summary()), "text": src.text}
@@ -678,7 +716,7 @@ class WebApp:
                              label=t("ui_viewer_label"))
             with gr.Accordion(t("ui_sources_panel"), open=True, elem_id="sources-panel"):
                 sources_list = gr.HTML(self.sources_html(), elem_id="sources-list", js_on_load=None)
-            with gr.Accordion(t("ui_add_panel"), open=True, elem_id="add-panel"):
+            with gr.Accordion(t("ui_add_panel"), open=True, elem_id="add-panel", visible=not self.read_only):
                 with gr.Tabs():
                     with gr.Tab(t("ui_add_upload_tab"), elem_id="upload-tab"):
                         # no file_types: Gradio would refuse other files with an English message;
@@ -715,65 +753,23 @@ class WebApp:
         demo.load(self.on_load, outputs=[ui["sources_list"]], api_visibility="private")
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
+def build_app(assistant: Assistant, accounts: Accounts | None = None, read_only: bool = False) -> gr.Blocks:
     """The Gradio app over one shared Assistant; launch it with ``launch()`` (theme and CSS go there)."""
-    return WebApp(assistant).build()
+    return WebApp(assistant, accounts, read_only).build()
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, *, block: bool = True,
-           quiet: bool = True, max_file_mb: float = 20.0):  # type: ignore[no-untyped-def]
-    """Serve the app on host:port: no share link, no analytics, no outside fonts, theme and CSS applied."""
+           quiet: bool = True, max_file_mb: float = 20.0, auth: Callable[[str, str], bool] | None = None,
+           auth_message: str | None = None):  # type: ignore[no-untyped-def]
+    """Serve the app on host:port: no share link, no analytics, no outside fonts, theme and CSS applied;
+    with ``auth``, every page and API call needs a login first."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     result = demo.launch(
         server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True, quiet=quiet,
         show_error=False, ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False, footer_links=["api"],
         max_file_size=f"{max(1, int(max_file_mb))}mb", theme=theme(), css=css(), js=PAGE_JS,
+        auth=auth, auth_message=auth_message,
     )
     if block:
         demo.block_thread()
     return result
-
-
-def _say(text: str) -> None:
-    print(f"… {text}", file=sys.stderr, flush=True)
-
-
-def serve(settings: Settings, ingest_first: bool = True) -> int:
-    """``assistant chat``: index sources/ if needed, load the model once, then serve the chat (blocks)."""
-    t = Texts(settings.prompts)
-    print(t("ui_serve_starting"), flush=True)
-    assistant = Assistant(settings, progress=_say)
-    try:
-        if ingest_first:
-            report = assistant.sync(progress=_say)
-            if report.touched:
-                print(t("index_summary", added=len(report.added), changed=len(report.changed),
-                        removed=len(report.removed), unchanged=len(report.unchanged)), flush=True)
-            else:
-                print(t("index_unchanged"), flush=True)
-            for reason in report.failed.values():
-                print(f"✗ {reason}", file=sys.stderr, flush=True)
-        if store.current_generation(settings.index) is None:
-            print(t("ui_serve_no_index", folder=settings.sources), file=sys.stderr, flush=True)
-        else:
-            assistant.warm_up()
-    except store.IndexBusy:
-        print(t("index_busy"), file=sys.stderr, flush=True)
-        return 2
-    demo = build_app(assistant)
-    host = settings.host
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    try:
-        launch(demo, host, settings.port, block=False, max_file_mb=settings.max_file_mb)
-    except OSError as exc:
-        print(t("ui_serve_port_busy", host=host, port=settings.port, error=exc), file=sys.stderr, flush=True)
-        return 1
-    print(t("ui_serve_ready", url=f"http://{shown}:{settings.port}"), flush=True)
-    print(t("ui_serve_stop"), flush=True)
-    try:
-        demo.block_thread()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        demo.close()
-    return 0

@@ -372,7 +372,7 @@ def test_each_template_renders_escaped(texts) -> None:  # type: ignore[no-untype
 
 
 def test_serve_reports_a_busy_port_in_arabic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.web import serve
+    from assistant.server import serve
 
     settings = make_settings(tmp_path)
     shutil.copy(ARTICLE, settings.sources / ARTICLE.name)

@@ -13,7 +13,7 @@ from .scoring import ItemResult
 
 METRICS = (
     "hit_at_1", "hit_at_3", "hit_at_5", "mrr", "fact_accuracy", "citation_accuracy",
-    "refusal_precision", "refusal_recall", "answer_words_mean", "answer_words_p95",
+    "refusal_precision", "refusal_recall", "followup_accuracy", "answer_words_mean", "answer_words_p95",
     "latency_p50_ms", "latency_p95_ms",
 )
 LOWER_IS_BETTER = frozenset({"answer_words_mean", "answer_words_p95", "latency_p50_ms", "latency_p95_ms"})
@@ -58,6 +58,9 @@ def compute_metrics(results: list[ItemResult]) -> tuple[dict[str, float | None],
     true_refusals = sum(1 for r in una if r.refused)
     m["refusal_precision"] = _ratio(true_refusals, len(refused), "refusal_precision (nothing was refused)", notes)
     m["refusal_recall"] = _ratio(true_refusals, len(una), "refusal_recall (no unanswerable items)", notes)
+    turns = [r for r in results if r.history]
+    # a follow-up item is right when it is fully right: the fact and its citation, or the refusal
+    m["followup_accuracy"] = sum(1 for r in turns if r.ok) / len(turns) if turns else None
     lengths = [r.words for r in results if not r.refused]
     m["answer_words_mean"] = sum(lengths) / len(lengths) if lengths else None
     m["answer_words_p95"] = percentile(lengths, 95)
@@ -72,6 +75,7 @@ def compute_metrics(results: list[ItemResult]) -> tuple[dict[str, float | None],
         "refused_answerable": sum(1 for r in ans if r.refused), "answered_unanswerable": len(una) - true_refusals,
         "facts_ok": sum(1 for r in ans if r.fact_ok), "citations_ok": sum(1 for r in ans if r.citation_ok),
         "retrieval_misses": sum(1 for r in ans if r.rank is None), "errors": sum(1 for r in results if r.error),
+        "followups": len(turns), "followups_ok": sum(1 for r in turns if r.ok),
     }
     return {k: m[k] for k in METRICS}, counts, notes
 

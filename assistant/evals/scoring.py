@@ -35,6 +35,8 @@ class ItemResult:
     tags: list[str] = field(default_factory=list)
     error: str = ""
     exclude_sources: list[str] = field(default_factory=list)  # source ids the question was asked without
+    history: list[str] = field(default_factory=list)  # earlier questions of the conversation (a follow-up item)
+    resolved_question: str = ""  # how the assistant understood the question, in context
 
 
 _MARKER = re.compile(r"\[\d+\]")
@@ -84,5 +86,6 @@ def score_item(item: EvalItem, answer: Answer, latency_ms: float, error: str = "
         retrieved=[f"{s}#{p}" for s, p in paras], rank=rank, fact_ok=fact_ok, citation_ok=citation_ok,
         refusal_ok=refusal_ok, ok=ok, missing_facts=missing, words=0 if answer.refused else answer_words(answer.text),
         latency_ms=round(latency_ms, 1), confidence=round(answer.confidence, 4), tags=list(item.tags), error=error,
-        exclude_sources=list(item.exclude_sources),
+        exclude_sources=list(item.exclude_sources), history=list(item.history),
+        resolved_question=answer.resolved_question or item.question,
     )

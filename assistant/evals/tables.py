@@ -11,7 +11,7 @@ from .thresholds import GateResult
 SHORT_NAMES = {
     "hit_at_1": "hit@1", "hit_at_3": "hit@3", "hit_at_5": "hit@5", "mrr": "MRR",
     "fact_accuracy": "facts", "citation_accuracy": "cites", "refusal_precision": "ref.P",
-    "refusal_recall": "ref.R", "answer_words_mean": "words", "answer_words_p95": "words95",
+    "refusal_recall": "ref.R", "followup_accuracy": "follow", "answer_words_mean": "words", "answer_words_p95": "words95",
     "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms",
 }
 
