@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One command: set everything up (browser included), run the test suite, then gate on the article and
-# held-out XQuAD-ar evals.
+# One command: set everything up (browser included), run the test suite, then gate on the article (single
+# questions and conversations) and held-out XQuAD-ar evals.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh --test
@@ -13,7 +13,7 @@ if [ "$rc" = 5 ]; then echo "pytest collected no tests: failing." >&2; exit 1; f
 [ "$rc" = 0 ] || exit "$rc"
 echo "Article evaluation (gated on evals/thresholds.yaml):"
 set +e
-.venv/bin/assistant eval evals/article.yaml
+.venv/bin/assistant eval evals/article.yaml evals/article-followups.yaml   # single questions, then conversations
 article_rc=$?
 echo "Held-out XQuAD-ar evaluation (gated on evals/thresholds.yaml):"
 ASSISTANT_READER=trained .venv/bin/assistant eval evals/xquad-heldout.yaml   # the trained reader, gated on text it never saw

@@ -1,47 +1,124 @@
-"""Multi-turn: a follow-up question that leans on earlier turns is completed from the last question.
+"""Multi-turn: a follow-up that lacks its own subject is completed from the conversation.
 
-The rule (no LLM needed): a question is a follow-up when it starts with the conjunction و ("ومتى
-انعقدت؟"), refers back with a bare pronoun ("وكم عددهم؟", "ومن وقّع معها؟"), or has at most one content
-word of its own. Its completion is the question plus the previous question's topic: that question's
-content words that the new one does not already have (question words and stopwords dropped).
+A question lacks its own subject when, once its question words, stopwords and back-references are set aside,
+too little of it is left to be asked alone: nothing at all («ومتى؟», «ولماذا؟»), at most three words after a
+conjunction («وكم يومًا استمرت؟»), or at most three words beside a back-reference («وفي أي مجال ستتعاون
+معها؟»). A pronoun right after a question word is a copula, not a back-reference («ما هي عاصمة اليابان؟» names
+its subject). The completion adds the topic of the most recent question that stood on its own, taken from
+that question as the person typed it: rewritten questions are never fed back, so words never pile up.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
 from . import arabic
 
-_PRONOUN_REF = re.compile(r"(?:ها|هم|هما|هن|ه)$")
-_REF_WORDS = {"هناك", "هنالك", "ذلك", "تلك", "هذه", "هذا", "هو", "هي", "هم", "معها", "معه", "معهم", "فيها", "فيه", "عنها", "عنه", "منها", "منه", "لها", "له"}
+# question words, Modern Standard and the dialects the suites hold, normalised (أ إ آ -> ا, ى -> ي)
+_QWORDS = {"متي", "اين", "كم", "من", "ما", "ماذا", "لماذا", "كيف", "هل", "اي", "ايه", "وين", "فين", "شنو", "علاش",
+           "امتي", "قديش", "شحال", "كيفاش", "شكون", "اش", "مما", "عما", "فيم", "بم", "لم"}
+_GLUED = ("و", "ف", "ل", "ب")  # a conjunction or preposition written as one word with what follows
+_PRONOUNS = {"هو", "هي", "هم", "هما", "هن"}
+_DEMONSTRATIVES = {"هناك", "هنالك", "ذلك", "تلك", "هذه", "هذا", "هؤلاء", "اولئك", "ذاك"}
+_PREPOSITIONS = ("مع", "في", "عن", "من", "ل", "ب", "علي", "الي", "عند", "لدي", "منذ", "حول")
+_SUFFIXES = ("هما", "هم", "هن", "ها", "ه")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How a question was understood: as it stands, or completed from an earlier question."""
+
+    question: str  # the question to search and answer with
+    followup_of: str = ""  # the earlier question (as typed) whose topic completed it; "" when it stood alone
+
+
+def _qword(word: str) -> bool:
+    """A question word, perhaps with a glued conjunction or preposition («ولأي», «وبماذا», «فمتى»)."""
+    w = word
+    for _ in range(2):
+        if w in _QWORDS:
+            return True
+        if len(w) > 2 and w[0] in _GLUED:
+            w = w[1:]
+    return w in _QWORDS
+
+
+def _reference(word: str) -> bool:
+    """A word that points back: a demonstrative, or a preposition carrying a pronoun («معها», «فيه», «بهما»)."""
+    w = word[1:] if len(word) > 3 and word[0] in ("و", "ف") else word
+    if w in _DEMONSTRATIVES:
+        return True
+    return any(w == p + s for p in _PREPOSITIONS for s in _SUFFIXES)
+
+
+def _parts(question: str) -> tuple[list[str], bool, bool]:
+    """(content words, starts with a conjunction, holds a back-reference) of a question."""
+    ws = arabic.words(question)
+    stops = arabic.stopwords()
+    content: list[str] = []
+    refers = False
+    for i, w in enumerate(ws):
+        if _qword(w):
+            continue
+        if w in _PRONOUNS:
+            refers = refers or not (i > 0 and _qword(ws[i - 1]))  # «ما هي ...»: a copula, not a reference
+            continue
+        if _reference(w):
+            refers = True
+            continue
+        if w in stops or (w[0] in ("و", "ف") and w[1:] in stops) or len(w) < 2:
+            continue
+        content.append(w)
+    # «ومتى…», «ولأي…», or a glued conjunction before a preposition and a question word («وفي أي…»)
+    conj = bool(ws) and ws[0][0] in ("و", "ف") and (_qword(ws[0]) or (len(ws) > 1 and _qword(ws[1])))
+    return content, conj, refers
 
 
 def is_follow_up(question: str) -> bool:
-    """True when a question needs the conversation to be understood."""
-    ws = arabic.words(question)
-    if not ws:
-        return False
-    content = arabic.analyze(question)
-    if ws[0].startswith("و") and len(ws) <= 6 and ws[0][1:] in arabic.stopwords() | {"متي", "كم", "من", "اين", "ماذا", "ما", "هل", "لماذا", "كيف"}:
-        return True
-    if any(w in _REF_WORDS for w in ws) and len(content) <= 3:
-        return True
-    if any(_PRONOUN_REF.search(w) and w not in arabic.stopwords() and len(w) > 3 for w in ws[:3]) and len(content) <= 2:
-        return True
-    return len(content) <= 1
+    """True when a question lacks its own subject and needs the conversation to be understood."""
+    content, conj, refers = _parts(question)
+    if not content:
+        return bool(arabic.words(question))
+    return len(content) <= 1 or (len(content) <= 3 and (conj or refers))
+
+
+def _topic_source(history: list[str]) -> str:
+    """The most recent earlier question that stood on its own (the first one when all leaned on others)."""
+    for q in reversed(history):
+        if not is_follow_up(q):
+            return q
+    return history[0]
+
+
+def resolve_turn(question: str, history: list[str]) -> Resolution:
+    """The question completed from the conversation's topic, or unchanged when it has its own subject.
+
+    ``history``: the earlier questions as the person typed them, oldest first.
+    """
+    if not history or not is_follow_up(question):
+        return Resolution(question)
+    prev = _topic_source(history)
+    have = set(arabic.analyze(question))
+    content, _, _ = _parts(prev)
+    topic, seen = [], set()
+    for w in content:
+        stems = set(arabic.analyze(w))
+        if stems and not stems <= have and w not in seen:
+            topic.append(w)
+            seen.add(w)
+            have |= stems
+    if not topic:
+        return Resolution(question)
+    originals = {}  # show the words as the person wrote them
+    for t in prev.split():
+        t = t.strip("؟?!.،,:؛")
+        for w in arabic.words(t)[:1]:
+            originals.setdefault(w, t)
+    shown = [originals.get(w, w) for w in topic]
+    base = question.strip().rstrip("؟?").rstrip()
+    return Resolution(f"{base} {' '.join(shown)}؟", followup_of=prev)
 
 
 def resolve(question: str, history: list[str]) -> str:
-    """The question completed from the most recent earlier question, or unchanged when it stands alone."""
-    if not history or not is_follow_up(question):
-        return question
-    prev = history[-1]
-    have = set(arabic.analyze(question))
-    stops = arabic.stopwords()
-    def is_stop(word: str) -> bool:
-        w = arabic.normalize(word.strip("؟?!.،"))
-        return w in stops or (w.startswith("و") and w[1:] in stops)  # "ومتى" is a question word too
-
-    topic = [w for w in prev.split() if not is_stop(w) and arabic.analyze(w) and not set(arabic.analyze(w)) <= have]
-    base = question.strip().rstrip("؟?")
-    return f"{base} {' '.join(t.strip('؟?!.') for t in topic)}؟".strip()
+    """The question completed from the conversation (see :func:`resolve_turn`)."""
+    return resolve_turn(question, history).question

@@ -73,4 +73,4 @@ def generate(settings: Settings, extractive: Answer, passages: list[Passage], so
     return Answer(question=extractive.question, text=" ".join(parts), refused=False, citations=tuple(citations),
                   resolved_question=extractive.resolved_question, passages=extractive.passages,
                   confidence=extractive.confidence, backend="llm", reader=extractive.reader,
-                  reader_note=extractive.reader_note)
+                  reader_note=extractive.reader_note, followup_of=extractive.followup_of)

@@ -89,6 +89,7 @@ class Answer:
     short_answer: ShortAnswer | None = None
     reader: str = "rules"  # which reader decided: "trained", or "rules" (none configured, or a fallback)
     reader_note: str = ""  # why the rules answered when the trained reader was wanted (Arabic, for people)
+    followup_of: str = ""  # the earlier question whose topic completed this one ("" when it stood alone)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``answer``, ``refused``, ``citations`` and the rest."""
@@ -103,5 +104,6 @@ class Answer:
             "short_answer": asdict(self.short_answer) if self.short_answer else None,
             "reader": self.reader,
             "reader_note": self.reader_note,
+            "followup_of": self.followup_of,
         }
         return d

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
@@ -56,11 +57,12 @@ class Assistant:
         """Answer a question for ``user`` from the sources they may read (a follow-up is resolved against
         ``history``; ``exclude_sources`` are not searched either)."""
         q = validate_question(question, self.settings.max_question_chars)
-        resolved = chat.resolve(q, history or [])
+        turn = chat.resolve_turn(q, history or [])
+        resolved = turn.question
         index, answerer = self._load()
         exclude = set(exclude_sources) | rights.hidden_ids(index.sources, user)
         passages = index.search(resolved, k=self.settings.top_k, mode=mode, exclude=exclude)
-        answer = answerer.answer(q, passages, resolved=resolved)
+        answer = replace(answerer.answer(q, passages, resolved=resolved), followup_of=turn.followup_of)
         if self.settings.answerer == "llm":
             from .llm import generate
 

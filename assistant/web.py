@@ -508,7 +508,8 @@ class WebApp:
         if not q:
             yield gr.update(), render_chat(turns, t), turns
             return
-        history = [tn.get("resolved") or tn["question"] for tn in turns if tn.get("answer") is not None]
+        # the questions as the person typed them: a rewritten question fed back would pile words up
+        history = [tn["question"] for tn in turns if tn.get("answer") is not None]
         yield "", render_chat(turns + [{"question": q, "answer": None}], t), turns
         entry: dict[str, Any] = {"question": q, "answer": None}
         try:
