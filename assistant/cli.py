@@ -53,6 +53,11 @@ def render_answer(answer) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
+def _line(text: str) -> str:
+    """A value on one line: control characters (a newline in a file name) shown escaped, not obeyed."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+
+
 def _report(report) -> int:  # type: ignore[no-untyped-def]
     from .messages import message
 
@@ -137,8 +142,10 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_ask(settings, args) -> int:  # type: ignore[no-untyped-def]
     """``assistant ask QUESTION``: the answer with its citations (``--json``: one JSON object)."""
     from . import store
+    from .answer import validate_question
     from .service import build_assistant
 
+    validate_question(" ".join(args.question), settings.max_question_chars)  # a bad question is said first
     if store.current_generation(settings.index) is None:
         raise store.NoIndex()
     answer = build_assistant(settings, progress=_progress).ask(" ".join(args.question), mode=args.mode)
@@ -168,7 +175,8 @@ def cmd_sources(settings, args) -> int:  # type: ignore[no-untyped-def]
         return 0
     print(message("sources_header", count=len(items)))
     for s in items:
-        print(f"- {s.source_id}  «{s.title}»  {s.origin}  chunks={s.chunks}  added={s.added}  sha256={s.content_hash[:12]}")
+        print(f"- {_line(s.source_id)}  «{_line(s.title)}»  {_line(s.origin)}  chunks={s.chunks}  added={s.added}"
+              f"  sha256={s.content_hash[:12]}")
     return 0
 
 
@@ -263,16 +271,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     use_folder(settings.prompts)
     try:
         load_plugins(settings.plugins)
-        return COMMANDS[args.command](settings, args)
+        rc = COMMANDS[args.command](settings, args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at interpreter exit
+        return rc
     except KeyboardInterrupt:
         return 130
-    except UserError as exc:
-        _err(render(exc, settings.prompts)[0])
-        return EXIT_USER
-    except OSError as exc:
-        text, detail = render(exc, settings.prompts)
-        _err(f"{text}\n({detail})")
+    except BrokenPipeError:  # `assistant ask --json … | head -c 300`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a person: the Arabic text, the detail for logs
+        text, detail = render(exc, settings.prompts)
+        _fail(args, exc, text, detail)
+        return EXIT_USER if isinstance(exc, UserError) else 1
+
+
+def _fail(args, exc: Exception, text: str, detail: str) -> None:  # type: ignore[no-untyped-def]
+    """Say what went wrong: one JSON object on stdout with ``--json``, else the Arabic text on stderr."""
+    from .errors import UserError
+
+    if getattr(args, "json", False):
+        key = exc.message_key if isinstance(exc, UserError) else type(exc).__name__
+        print(json.dumps({"error": {"key": key, "message": text}}, ensure_ascii=False))
+    if isinstance(exc, UserError):
+        _err(text)
+    else:
+        _err(f"{text}\n({detail})")
 
 
 if __name__ == "__main__":

@@ -56,8 +56,12 @@ def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str,
     # already-indexed files first, then oldest first: the later copy is the one called a duplicate
     folder = settings.sources
     paths = sorted(discover(folder), key=lambda p: (source_id_for(p, folder) not in known, p.stat().st_mtime, p.name))
+    root = folder.resolve()
     for path in paths:
         sid = source_id_for(path, folder)
+        if not path.resolve().is_relative_to(root):  # a link out of the folder (to /etc/passwd, say) is not a source
+            failed[path.name] = SourceError("outside", name=path.name).text()
+            continue
         try:
             src = replace(read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=sid),
                           owner=owner_of(path, folder))
@@ -196,6 +200,13 @@ def add_files(settings: Settings, paths: list[Path], progress: Progress | None =
     exts = set(supported_extensions())
     target = settings.sources / PRIVATE_DIR / owner if owner else settings.sources
     target.mkdir(parents=True, exist_ok=True)
+    with store.writer_lock(settings.index):  # held from the first copy: two batches never interleave
+        return _add_locked(settings, paths, progress, owner, target, exts)
+
+
+def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None, owner: str, target: Path,
+                exts: set[str]) -> SyncReport:
+    """``add_files`` with the writer lock held."""
     live = store.current_generation(settings.index)
     known = {sid: s for sid, s in store.read_manifest(live).items() if s.owner in ("", owner)}
     by_hash = {s.content_hash: sid for sid, s in known.items()}
@@ -257,10 +268,16 @@ def add_text(settings: Settings, title: str, text: str, progress: Progress | Non
 
 def remove_source(settings: Settings, source_id: str, progress: Progress | None = None) -> SyncReport:
     """Delete a source's file from the sources folder and its chunks from the index."""
-    known = store.read_manifest(store.current_generation(settings.index))
-    if source_id not in known:
-        raise KeyError(source_id)
-    for path in discover(settings.sources):
-        if source_id_for(path, settings.sources) == source_id:
+    with store.writer_lock(settings.index):  # the file goes only once this writer owns the index
+        known = store.read_manifest(store.current_generation(settings.index))
+        if source_id not in known:
+            raise KeyError(source_id)
+        kept = {p: p.read_bytes() for p in discover(settings.sources) if source_id_for(p, settings.sources) == source_id}
+        for path in kept:
             path.unlink()
-    return sync(settings, progress)
+        try:
+            return sync(settings, progress)
+        except BaseException:
+            for path, data in kept.items():  # the index still holds it: so does the folder
+                path.write_bytes(data)
+            raise

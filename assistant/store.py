@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -27,6 +28,7 @@ from .models import Source
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+_HELD = threading.local()  # index folders whose writer lock this thread holds
 CURRENT = "CURRENT"
 COMPLETE = "COMPLETE"
 
@@ -43,8 +45,16 @@ def current_generation(index_dir: Path) -> Path | None:
 
 @contextmanager
 def writer_lock(index_dir: Path, wait: float = 30.0) -> Iterator[None]:
-    """Hold the index's writer lock (waits up to ``wait`` seconds, then raises IndexBusy)."""
+    """Hold the index's writer lock (waits up to ``wait`` seconds, then raises IndexBusy).
+
+    Re-entrant within a thread: ``add`` holds it while copying files and the sync inside takes it again.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
+    key = str(index_dir.resolve())
+    held = _HELD.__dict__.setdefault("dirs", set())
+    if key in held:
+        yield
+        return
     with open(index_dir / ".lock", "a+") as fh:
         deadline = time.monotonic() + wait
         while True:
@@ -55,9 +65,11 @@ def writer_lock(index_dir: Path, wait: float = 30.0) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     raise IndexBusy() from None
                 time.sleep(0.1)
+        held.add(key)
         try:
             yield
         finally:
+            held.discard(key)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 

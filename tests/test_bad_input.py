@@ -223,3 +223,71 @@ def test_a_folder_with_unsupported_files_lists_them(home):
     assert report.added == ["agadir-port"]
     assert set(report.failed) == {"budget.xlsx", "old.doc"}
     assert all("غير مدعومة" in text for text in report.failed.values())
+
+
+# ------------------------------------------------------------------------------------------ faults and odd input
+
+
+def _cli(home, *args: str, stdout=None):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, plugin_env
+
+    env = plugin_env({**os.environ, "ASSISTANT_HOME": str(home), "ASSISTANT_EMBED_MODEL": "hash",
+                      "ASSISTANT_PROMPTS_DIR": str(ROOT / "prompts"), "PYTHONPATH": str(ROOT)})
+    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=env, text=True, timeout=300,
+                          stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_link_out_of_the_sources_folder_is_refused(home, tmp_path_factory):  # type: ignore[no-untyped-def]
+    secret = tmp_path_factory.mktemp("outside") / "secret.txt"
+    secret.write_text("كلمة السر الخاصة بالخادم هي زعفران تالوين الأحمر اللامع.", encoding="utf-8")
+    (home / "sources" / "secret.txt").symlink_to(secret)
+    (home / "sources" / "agadir-port.txt").write_text(GOOD_TXT, encoding="utf-8")
+    settings = make_settings(home)
+    report = sync(settings)
+    assert report.added == ["agadir-port"] and report.failed == {"secret.txt": reason("outside", name="secret.txt")}
+    assert all(s.source_id != "secret" for s in Assistant(settings).sources())
+
+
+def test_empty_sources_folder_and_json_errors_say_so(home):  # type: ignore[no-untyped-def]
+    import json
+
+    out = _cli(home, "ingest")
+    assert out.returncode == 2 and "sources" in out.stderr and "Traceback" not in out.stderr
+    out = _cli(home, "ask", "--json", "؟؟ !!")  # punctuation only: one JSON object all the same
+    assert out.returncode == 2 and json.loads(out.stdout)["error"]["key"] == "empty_question"
+    out = _cli(home, "ask", "--json", "كم عدد الدول؟")  # no index yet
+    assert json.loads(out.stdout)["error"]["key"] == "no_index" and "Traceback" not in out.stderr
+
+
+def test_a_closed_pipe_and_a_newline_in_a_file_name_are_not_tracebacks(home):  # type: ignore[no-untyped-def]
+    import os
+
+    (home / "sources" / "line\nbreak.txt").write_text(GOOD_TXT, encoding="utf-8")
+    assert _cli(home, "ingest").returncode == 0
+    listing = _cli(home, "sources").stdout.splitlines()
+    assert len(listing) == 2 and "line\\nbreak.txt" in listing[1]
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before anything is written (like `| head -c 0`)
+    with os.fdopen(w, "w") as closed:
+        out = _cli(home, "sources", stdout=closed)
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
+
+
+def test_remove_puts_the_file_back_when_the_index_cannot_follow(home, monkeypatch):  # type: ignore[no-untyped-def]
+    from assistant import ingest
+
+    (home / "sources" / "agadir-port.txt").write_text(GOOD_TXT, encoding="utf-8")
+    settings = make_settings(home)
+    sync(settings)
+
+    def broken(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ingest, "sync", broken)
+    with pytest.raises(OSError):
+        ingest.remove_source(settings, "agadir-port")
+    assert (home / "sources" / "agadir-port.txt").read_text(encoding="utf-8") == GOOD_TXT
