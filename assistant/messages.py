@@ -30,8 +30,8 @@ def use_folder(folder: Path | None) -> None:
 
 
 @lru_cache(maxsize=8)
-def _load(folder: str) -> dict[str, str]:
-    data: dict[str, str] = {}
+def _load(folder: str) -> dict[str, Any]:
+    data: dict[str, Any] = {}
     for name in ("messages.yaml", "ui.yaml"):
         path = Path(folder) / name
         if path.is_file():
@@ -39,12 +39,27 @@ def _load(folder: str) -> dict[str, str]:
     return data
 
 
+def plural_category(n: int) -> str:
+    """The CLDR plural category of ``n`` in Arabic: zero, one, two, few, many or other (Babel's rules)."""
+    from babel import Locale
+
+    return str(Locale("ar").plural_form(abs(int(n))))
+
+
 def message(key: str, folder: Path | None = None, /, **values: Any) -> str:
-    """The message ``key`` in Arabic, with ``{placeholders}`` filled from ``values``."""
+    """The message ``key`` in Arabic, with ``{placeholders}`` filled from ``values``.
+
+    A message whose text is a mapping of CLDR plural categories (``zero``, ``one``, ``two``, ``few``,
+    ``many``, ``other``) is chosen by ``values["count"]``, so that the noun agrees with its number.
+    """
     texts = _load(str(folder or _folder or packaged_folder()))
     if key not in texts:
         raise KeyError(f"no message {key!r} in prompts/")
-    return texts[key].format(**values)
+    text = texts[key]
+    if isinstance(text, dict):
+        forms = text
+        text = forms.get(plural_category(values.get("count", 0)), forms["other"])
+    return str(text).format(**values)
 
 
 def prompt(name: str, folder: Path | None = None) -> str:

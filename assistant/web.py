@@ -45,10 +45,12 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import gradio as gr  # noqa: E402  (after the environment above)
 import jinja2  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
 from . import arabic, rights, store  # noqa: E402
 from .accounts import Accounts  # noqa: E402
+from .webpage import ArabicPage  # noqa: E402
 from .answer import QuestionError  # noqa: E402
 from .config import Settings  # noqa: E402
 from .messages import message  # noqa: E402
@@ -83,7 +85,7 @@ class Texts:
         self.folder = folder
 
     def __call__(self, key: str, **values: Any) -> str:
-        return message(key, folder=self.folder, **values)
+        return message(key, self.folder, **values)
 
     def examples(self) -> list[str]:
         """The example questions, one a line in ``ui_examples``."""
@@ -399,7 +401,7 @@ def render_sources_list(sources: list[Source], t: Texts) -> str:
     for s in sources:
         meta = [Meta("bdi", s.date)] if s.date else []
         if s.chunks:
-            meta.append(Meta("span", t("ui_meta_chunks", chunks=s.chunks)))
+            meta.append(Meta("span", t("ui_meta_chunks", count=s.chunks)))
         items.append((s, meta))
     return render("sources_list.html", t=t, items=items)
 
@@ -769,7 +771,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, *,
         server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True, quiet=quiet,
         show_error=False, ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False, footer_links=["api"],
         max_file_size=f"{max(1, int(max_file_mb))}mb", theme=theme(), css=css(), js=PAGE_JS,
-        auth=auth, auth_message=auth_message,
+        auth=auth, auth_message=auth_message, app_kwargs={"middleware": [Middleware(ArabicPage)]},
     )
     if block:
         demo.block_thread()

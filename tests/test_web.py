@@ -575,3 +575,31 @@ def test_theme_uses_local_fonts_only() -> None:
     th = theme()
     assert not any(isinstance(f, GoogleFont) for f in [*th._font, *th._font_mono])
     assert "fonts.googleapis" not in th._get_theme_css()
+
+
+# the words a page may show in Latin letters: product names, the formats' extensions
+LATIN_ALLOWED = {"API", "MCP", "Gradio", "txt", "md", "markdown", "html", "htm", "docx", "pdf", "assistant"}
+
+
+@pytest.mark.browser
+def test_the_page_is_arabic_under_an_english_browser(web_app, browser) -> None:  # type: ignore[no-untyped-def]
+    import re
+    import urllib.request
+
+    served = urllib.request.urlopen(web_app["url"], timeout=30).read().decode("utf-8")
+    assert '<html\n\tlang="ar" dir="rtl"' in served or 'lang="ar" dir="rtl"' in served
+    ctx = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto(web_app["url"])
+    page.wait_for_selector("#sources-list a.open-source")
+    page.wait_for_selector("#upload")
+    assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
+    visible = page.evaluate("document.body.innerText")
+    article_titles = {s.title for s in web_app["assistant"].sources()}
+    for title in article_titles:
+        visible = visible.replace(title, "")
+    latin = set(re.findall(r"[A-Za-z][A-Za-z'’-]*", visible)) - LATIN_ALLOWED
+    _shot(page, "web-en-US-locale.png")
+    ctx.close()
+    assert not latin, f"English words on the page under an en-US browser: {sorted(latin)}"
+    assert "مصدر واحد" in visible  # one source: the noun agrees with its number (CLDR plural rules)
