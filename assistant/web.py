@@ -50,6 +50,7 @@ from markupsafe import Markup  # noqa: E402
 
 from . import arabic, rights, store  # noqa: E402
 from .accounts import Accounts  # noqa: E402
+from .history import History  # noqa: E402
 from .webpage import ArabicPage  # noqa: E402
 from .answer import QuestionError  # noqa: E402
 from .config import Settings  # noqa: E402
@@ -474,6 +475,7 @@ class WebApp:
         self.t = Texts(assistant.settings.prompts)
         self.accounts = accounts  # None: no login, every visitor is anonymous (the single-user laptop)
         self.read_only = read_only
+        self.history = History(assistant.settings.home)
 
     def who(self, request: gr.Request | None) -> tuple[str, bool]:
         """(user name, may change the shared sources) of a request: anonymous and able without accounts."""
@@ -524,6 +526,7 @@ class WebApp:
             log.exception("answering failed")
             entry["error"] = t("ui_internal_error")
         turns = turns + [entry]
+        self._keep(user, turns)
         yield ("" if entry["answer"] is not None else q), render_chat(turns, t), turns
 
     @staticmethod
@@ -532,9 +535,18 @@ class WebApp:
         v = evt.value
         return str(v.get("text", "")) if isinstance(v, dict) else str(v or "")
 
-    def on_clear(self) -> tuple[list[Any], list[Any], str, str]:
+    def on_clear(self, request: gr.Request = None) -> tuple[list[Any], list[Any], str, str]:  # type: ignore[assignment]
         """A new conversation: no messages, no turns, the viewer empty, the question box empty."""
+        self._keep(self.who(request)[0], [])
         return [], [], render_viewer_empty(self.t), ""
+
+    def _keep(self, user: str | None, turns: Turns) -> None:
+        """Keep a signed-in user's conversation on the server (the browser keeps an anonymous one)."""
+        if self.accounts is not None and user:
+            try:
+                self.history.save(user, list(turns))
+            except OSError:  # the conversation still shows; only its copy on the server is missing
+                log.exception("saving the conversation failed")
 
     # ---- viewer
     def on_open_ref(self, turns: Turns | None, evt: gr.EventData, request: gr.Request = None) -> str:  # type: ignore[assignment]
@@ -645,15 +657,20 @@ class WebApp:
             return status, self.sources_html(user), "", ""
         return status, self.sources_html(user), *keep
 
-    def on_load(self, progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> str:  # type: ignore[assignment]
-        """On page load: get the model and index ready, then list the sources this visitor may read."""
+    def on_load(self, turns: Turns | None, progress: gr.Progress = gr.Progress(),
+                request: gr.Request = None) -> tuple[str, list[dict[str, str]], Turns]:  # type: ignore[assignment]
+        """On page load: the model and index ready, the sources this visitor may read, and the conversation
+        back (a signed-in user's from the server, an anonymous visitor's from the browser)."""
         user, _ = self.who(request)
+        if self.accounts is not None:
+            turns = self.history.load(str(user))
+        turns = [tn for tn in (turns or []) if isinstance(tn, dict) and "question" in tn]
         progress(None, desc=self.t("ui_preparing"))
         try:
             self.assistant.warm_up()
         except (store.NoIndex, store.IndexBusy):
             pass
-        return self.sources_html(user)
+        return self.sources_html(user), render_chat(turns, self.t), turns
 
     # ---- structured API (gradio_client, or plain HTTP on Gradio's call API); the same rights as the page
     def api_ask(self, question: str, history: list[str] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
@@ -681,7 +698,8 @@ class WebApp:
     def build(self) -> gr.Blocks:
         """The Gradio Blocks: header, chat column, side column (viewer, sources, adding), events and API."""
         with gr.Blocks(title=self.t("ui_page_title"), analytics_enabled=False) as demo:
-            turns = gr.State([])
+            # the conversation survives a reload and a restart: kept in the browser (and, signed in, on the server)
+            turns = gr.BrowserState([], storage_key="arabic-assistant-conversation")
             with gr.Column(elem_id="assistant-root"):
                 gr.HTML(render("header.html", t=self.t), elem_id="app-header", js_on_load=None)
                 with gr.Row(equal_height=False):
@@ -753,7 +771,7 @@ class WebApp:
         upload.upload(self.on_upload, inputs=[upload], outputs=[ui["add_status"], ui["sources_list"], upload], **adding)
         ui["paste_add"].click(self.on_paste, inputs=[ui["paste_title"], ui["paste_text"]],
                               outputs=[ui["add_status"], ui["sources_list"], ui["paste_title"], ui["paste_text"]], **adding)
-        demo.load(self.on_load, outputs=[ui["sources_list"]], api_visibility="private")
+        demo.load(self.on_load, inputs=[turns], outputs=[ui["sources_list"], chatbot, turns], api_visibility="private")
 
 
 def build_app(assistant: Assistant, accounts: Accounts | None = None, read_only: bool = False) -> gr.Blocks:

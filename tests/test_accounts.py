@@ -159,3 +159,19 @@ def test_a_served_chat_with_accounts_needs_a_login(team) -> None:  # type: ignor
         assert all(s["source_id"] != team.alice_id for s in bob.predict(api_name="/sources"))
     finally:
         demo.close()
+
+
+def test_a_signed_in_users_conversation_comes_back_and_stays_theirs(team) -> None:  # type: ignore[no-untyped-def]
+    from assistant.web import WebApp
+
+    app = WebApp(team.assistant, team.accounts)
+    alice, bob = SimpleNamespace(username="alice"), SimpleNamespace(username="bob")
+    *_, (_, _, turns) = app.on_ask(QUESTION, [], request=alice)
+    assert turns[-1]["answer"] is not None
+    fresh = WebApp(team.assistant, team.accounts)  # a restarted server
+    _, chat, back = fresh.on_load([], request=alice)
+    assert back == turns and len(chat) == 2
+    _, chat, other = fresh.on_load(turns, request=bob)  # bob in the same browser does not get alice's chat
+    assert other == [] and chat == []
+    fresh.on_clear(request=alice)
+    assert fresh.on_load([], request=alice)[2] == []

@@ -602,4 +602,25 @@ def test_the_page_is_arabic_under_an_english_browser(web_app, browser) -> None: 
     _shot(page, "web-en-US-locale.png")
     ctx.close()
     assert not latin, f"English words on the page under an en-US browser: {sorted(latin)}"
-    assert "مصدر واحد" in visible  # one source: the noun agrees with its number (CLDR plural rules)
+    from assistant.messages import message
+
+    count = message("ui_sources_count", ROOT / "prompts", count=len(article_titles))
+    assert count.split(".")[0] in visible  # the noun agrees with its number (CLDR plural rules)
+
+
+@pytest.mark.browser
+def test_a_reload_keeps_the_conversation(web_app, browser) -> None:  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(locale="ar", viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto(web_app["url"])
+    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#sources-list a.open-source")
+    answer = _ask(page, Q_COUNTRIES, 1)
+    said = answer.inner_text()
+    page.reload()
+    page.wait_for_selector("#sources-list a.open-source")
+    kept = page.locator("#chat .answer:not(.pending)").first
+    kept.wait_for(timeout=30_000)
+    assert said and kept.inner_text() == said
+    assert page.locator("#chat").get_by_text(Q_COUNTRIES).count() >= 1  # the question too
+    ctx.close()
