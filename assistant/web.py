@@ -706,9 +706,10 @@ class WebApp:
                     ui = self._chat_column()
                     ui.update(self._side_column())
             self._wire(demo, turns, ui)
-            gr.api(self.api_ask, api_name="ask")
-            gr.api(self.api_sources, api_name="sources")
-            gr.api(self.api_source, api_name="source")
+            answering = dict(concurrency_id="answering", concurrency_limit=self.assistant.settings.web_concurrency)
+            gr.api(self.api_ask, api_name="ask", **answering)
+            gr.api(self.api_sources, api_name="sources", **answering)
+            gr.api(self.api_source, api_name="source", **answering)
         return demo
 
     def _chat_column(self) -> dict[str, Any]:
@@ -760,7 +761,8 @@ class WebApp:
         question, chatbot, viewer, upload = ui["question"], ui["chatbot"], ui["viewer"], ui["upload"]
         adding = dict(api_visibility="private", concurrency_id="index-writer", concurrency_limit=1)
         ask_event = dict(fn=self.on_ask, inputs=[question, turns], outputs=[question, chatbot, turns],
-                         api_visibility="private", concurrency_limit=4, show_progress="hidden")
+                         api_visibility="private", concurrency_id="answering",
+                         concurrency_limit=self.assistant.settings.web_concurrency, show_progress="hidden")
         question.submit(**ask_event)
         ui["send"].click(**ask_event)
         chatbot.example_select(self.on_example, outputs=[question], api_visibility="private", queue=False).then(**ask_event)

@@ -45,7 +45,7 @@ ans = a.ask(sys.argv[2])
 first = time.time() - t0
 lat = []
 for q in json.loads(sys.argv[3]):
-    a.index._qcache.clear()  # a repeated question would skip its embedding: every answer pays it here
+    a._load()[0]._qcache.clear()  # a repeated question would skip its embedding: every answer pays it here
     t = time.perf_counter(); a.ask(q); lat.append((time.perf_counter() - t) * 1000)
 print(json.dumps({"first": first, "lat": lat, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "refused": ans.refused, "reader": ans.reader}))
