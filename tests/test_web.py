@@ -624,3 +624,30 @@ def test_a_reload_keeps_the_conversation(web_app, browser) -> None:  # type: ign
     assert said and kept.inner_text() == said
     assert page.locator("#chat").get_by_text(Q_COUNTRIES).count() >= 1  # the question too
     ctx.close()
+
+
+@pytest.mark.browser
+def test_on_a_phone_the_chat_fills_the_screen_and_a_citation_opens_in_place(web_app, browser) -> None:  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(locale="ar", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    page.goto(web_app["url"])
+    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#sources-list a.open-source", state="attached")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "horizontal scroll"
+    assert page.locator("#chat").bounding_box()["height"] >= 0.7 * 844
+    answer = _ask(page, Q_COUNTRIES, 1)
+    cite = answer.locator("a.cite").first
+    cite.scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    cite.click()
+    drawer = page.locator("#source-viewer.drawer-open")
+    drawer.wait_for(timeout=15_000)
+    page.locator("#source-viewer mark").first.wait_for(timeout=15_000)
+    box = drawer.bounding_box()
+    assert box["y"] < 844 and box["y"] + box["height"] <= 844 + 1  # over the chat, inside the screen
+    assert page.evaluate("window.scrollY") == before  # no jump down the page
+    _shot(page, "web-phone-citation.png")
+    page.click("#drawer-close")
+    assert page.locator("#source-viewer.drawer-open").count() == 0
+    assert page.evaluate("window.scrollY") == before
+    ctx.close()

@@ -38,7 +38,22 @@ if (!st.installed) {
     try { ref = decodeURIComponent(ref); } catch (e) { /* keep it raw */ }
     st.trigger('open_ref', { ref: ref });
     const v = document.getElementById('source-viewer');
-    if (v && window.innerWidth < 900) v.scrollIntoView({ behavior: 'smooth', block: 'start' });
+    if (v && window.innerWidth < 900 && !v.contains(a)) {
+      // narrow screens: the viewer opens as a drawer over the chat; closing it leaves the page where it was
+      st.scrollY = window.scrollY;
+      v.classList.add('drawer-open');
+      if (!document.getElementById('drawer-close')) {
+        const close = document.createElement('button');
+        close.id = 'drawer-close'; close.type = 'button'; const labels = document.getElementById('ui-labels');
+        close.textContent = (labels && labels.dataset.close) || '×';
+        close.addEventListener('click', (e) => {
+          e.preventDefault(); e.stopPropagation();
+          v.classList.remove('drawer-open');
+          window.scrollTo(0, st.scrollY || 0);
+        });
+        v.prepend(close);
+      }
+    }
   }, true);
 }
 const scrollToMark = () => {
