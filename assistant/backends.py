@@ -58,8 +58,8 @@ EMBEDDERS: dict[str, _Entry] = {
     FALLBACK_EMBEDDER: "assistant.embedding:load_sentence_transformer",
 }
 ANSWERERS: dict[str, _Entry] = {
-    "rules": "assistant.answer:rules_answerer",
-    "trained": "assistant.reader.answerer:trained_answerer",
+    "rules": "assistant.readers.rules:rules_answerer",
+    "trained": "assistant.readers.trained.answerer:trained_answerer",
 }
 _LOADED: dict[tuple[str, str], Embedder] = {}
 _LOCK = threading.Lock()

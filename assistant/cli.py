@@ -73,7 +73,7 @@ def _report(report) -> int:  # type: ignore[no-untyped-def]
 
 def _train_reader(settings, args) -> int:  # type: ignore[no-untyped-def]
     from .messages import message
-    from .reader.train import DEFAULT_DATA, run
+    from .readers.trained.train import DEFAULT_DATA, run
 
     files = list(args.files) or [settings.home / f for f in DEFAULT_DATA]
     missing = [str(f) for f in files if not Path(f).is_file()]
@@ -85,7 +85,7 @@ def _train_reader(settings, args) -> int:  # type: ignore[no-untyped-def]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:  # json errors are ValueErrors
         _err(message("train_data_bad", files=", ".join(map(str, files)), error=f"{type(exc).__name__}: {exc}"[:300]))
         return EXIT_USER
-    from .reader.card import table_markdown
+    from .readers.trained.card import table_markdown
 
     print(f"design: {result['design']}  sha256: {result['sha256']}")
     print("dev:\n" + table_markdown(result["table"], "dev"))
@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_ask(settings, args) -> int:  # type: ignore[no-untyped-def]
     """``assistant ask QUESTION``: the answer with its citations (``--json``: one JSON object)."""
     from . import store
-    from .answer import validate_question
+    from .question import validate_question
     from .service import build_assistant
 
     validate_question(" ".join(args.question), settings.max_question_chars)  # a bad question is said first

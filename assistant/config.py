@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, gt=0, description="longer questions are refused with a message")
     max_file_mb: float = Field(20.0, gt=0, description="largest source file accepted, in MB")
     reader: str = Field("rules", description="`rules` (the hand-written answerer) or `trained` (the shipped reader: sentence choice, short answer, calibrated refusal); a missing or damaged reader falls back to `rules` and says so in `reader_note`")
-    reader_path: Path | None = Field(None, description="a reader rebuilt elsewhere (`assistant train-reader --out DIR`); default: the one in `assistant/reader/artefact/`")
+    reader_path: Path | None = Field(None, description="a reader rebuilt elsewhere (`assistant train-reader --out DIR`); default: the one in `assistant/readers/trained/artefact/`")
     answerer: Literal["extractive", "llm"] = Field("extractive", description="`extractive`, or `llm` for an OpenAI-compatible endpoint (each generated sentence must cite a passage that the reader finds answers the question)")
     llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="the endpoint: Ollama, llama.cpp server, vLLM or a hosted API")
     llm_model: str = Field("local", description="model name sent to the endpoint")

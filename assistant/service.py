@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from . import backends, chat, ingest, rights, store
-from .answer import validate_question
+from .question import validate_question
 from .config import Settings, load_settings
 from .messages import use_folder
 from .models import Answer, Source
@@ -64,7 +64,7 @@ class Assistant:
         passages = index.search(resolved, k=self.settings.top_k, mode=mode, exclude=exclude)
         answer = replace(answerer.answer(q, passages, resolved=resolved), followup_of=turn.followup_of)
         if self.settings.answerer == "llm":
-            from .llm import generate
+            from .readers.llm import generate
 
             answer = generate(self.settings, answer, passages, index.sources,
                               answers=getattr(answerer, "supports", None))

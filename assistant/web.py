@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -52,8 +51,7 @@ from . import arabic, rights, store  # noqa: E402
 from .accounts import Accounts  # noqa: E402
 from .history import History  # noqa: E402
 from .webpage import ArabicPage  # noqa: E402
-from .answer import QuestionError  # noqa: E402
-from .config import Settings  # noqa: E402
+from .errors import QuestionError  # noqa: E402
 from .messages import message  # noqa: E402
 from .models import Answer, Source  # noqa: E402
 from .service import Assistant  # noqa: E402

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from assistant import arabic
-from assistant.answer import QuestionError
+from assistant.errors import QuestionError
 
 from conftest import ARTICLE_ID, ROOT, make_settings, plugin_env
 

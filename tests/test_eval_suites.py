@@ -162,7 +162,7 @@ def _words(text: str) -> str:
     return " ".join(arabic.words(text))
 
 
-HELDOUT = [3, 4, 6, 9, 20, 25, 34, 41]  # assistant.reader.data.xquad_split()[0]
+HELDOUT = [3, 4, 6, 9, 20, 25, 34, 41]  # assistant.readers.trained.data.xquad_split()[0]
 
 
 def test_committed_xquad_heldout_set_is_sound() -> None:
@@ -195,7 +195,7 @@ def test_committed_xquad_heldout_set_is_sound() -> None:
 
 
 def test_heldout_articles_are_the_readers_split() -> None:
-    data = pytest.importorskip("assistant.reader.data")
+    data = pytest.importorskip("assistant.readers.trained.data")
     assert data.xquad_split()[0] == HELDOUT
 
 

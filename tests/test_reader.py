@@ -13,9 +13,9 @@ import pytest
 
 from conftest import ARTICLE, make_settings
 
-from assistant.reader import model as reader_model
-from assistant.reader.features import IDF, Candidate, Question, sentence_matrix, SENTENCE_FEATURES
-from assistant.reader.spans import TOKEN, candidate_spans, exact, f1, gold_span, tokens
+from assistant.readers.trained import model as reader_model
+from assistant.readers.trained.features import IDF, Candidate, Question, sentence_matrix, SENTENCE_FEATURES
+from assistant.readers.trained.spans import TOKEN, candidate_spans, exact, f1, gold_span, tokens
 
 THREE_PARAGRAPHS = """---
 title: جمعية أصدقاء البيئة
@@ -173,7 +173,7 @@ def test_181_short_answer_has_exact_offsets(trained_assistant) -> None:  # type:
 @pytest.mark.slow
 def test_llm_sentence_that_does_not_answer_is_dropped(trained_assistant) -> None:  # type: ignore[no-untyped-def]
     """A generated sentence copied from the source but answering something else does not stand."""
-    from assistant.llm import generate
+    from assistant.readers.llm import generate
 
     index, answerer = trained_assistant._load()
     q = "كم عدد الدول التي شاركت في الجمعية العامة؟"

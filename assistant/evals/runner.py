@@ -51,7 +51,7 @@ def _settings_summary(s: Settings, config: Config) -> dict[str, Any]:
 
 def run_items(settings: Settings, eval_set: EvalSet, config: Config, progress: Progress | None = None) -> RunResult:
     """Ask every item through ``Assistant.ask`` on an already prepared index and score it."""
-    from ..answer import QuestionError
+    from ..errors import QuestionError
     from ..service import Assistant
 
     s = settings.replace(**config.changes) if config.changes else settings

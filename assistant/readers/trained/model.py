@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ReaderUnavailable
+from ...errors import ReaderUnavailable
 from .features import (ANSWERABLE_FEATURES, IDF, SENTENCE_FEATURES, Candidate, Question, answerable_vector,
                        sentence_matrix)
 

@@ -14,8 +14,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .. import arabic
-from ..qtypes import QTYPES, question_type, type_satisfied
+from ... import arabic
+from ...qtypes import QTYPES, question_type, type_satisfied
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..config import Settings
+from ...config import Settings
 from . import data
 from .dataset import Example, build_examples, build_index, embed_questions
 from .features import IDF
@@ -178,7 +178,7 @@ def build_designs(coll: Collected, settings: Settings, progress: Progress, epoch
     """Fit the cosine baseline, designs A and B, and design C (span head + re-ranker); returns name -> reader."""
     from dataclasses import fields, replace
 
-    from ..e5_small import E5_SMALL_DIRNAME, prepare_e5_small
+    from ...e5_small import E5_SMALL_DIRNAME, prepare_e5_small
     from . import neural
     from .designs import BoostedReader, combiner_linear, cosine_linear, stage2_linear
     from .features import SENTENCE_FEATURES

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import arabic
+from ... import arabic
 
 TRAINED_LAYERS = 4
 MAX_TOKENS = 160

@@ -13,10 +13,10 @@ from typing import Callable
 import urllib.error
 import urllib.request
 
-from . import arabic
-from .config import Settings
-from .messages import message, prompt
-from .models import Answer, Citation, Passage, Source
+from .. import arabic
+from ..config import Settings
+from ..messages import message, prompt
+from ..models import Answer, Citation, Passage, Source
 
 SUPPORT = 0.6  # share of a generated sentence's content words that the cited sentence must hold
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import arabic
+from ... import arabic
 from .dataset import Example
 from .features import ANSWERABLE_FEATURES, SENTENCE_FEATURES, answerable_vector
 from .metrics import Decision, summarise
@@ -152,8 +152,8 @@ def combiner_linear(reader: TrainedReader, exs: Sequence[Example]) -> Linear:
 
 def rules_decisions(index, exs: Sequence[Example]) -> list[Decision]:  # type: ignore[no-untyped-def]
     """Today's rule answerer on the same retrievals (the baseline row)."""
-    from ..answer import ExtractiveAnswerer
-    from ..evals import answer_words
+    from ..rules import ExtractiveAnswerer
+    from ...evals import answer_words
 
     rules = ExtractiveAnswerer(index)
     out = []

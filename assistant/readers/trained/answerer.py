@@ -7,16 +7,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ..errors import ReaderUnavailable
-from ..messages import message
-from ..models import Answer, Citation, Passage, ShortAnswer
+from ...errors import ReaderUnavailable
+from ...messages import message
+from ...models import Answer, Citation, Passage, ShortAnswer
 from .candidates import gather
 from .model import ARTEFACT, TrainedReader, attach, load
 
 if TYPE_CHECKING:
-    from ..backends import Answerer
-    from ..config import Settings
-    from ..retrieve import Index
+    from ...backends import Answerer
+    from ...config import Settings
+    from ...retrieve import Index
 
 _READERS: dict[tuple[str, int], TrainedReader] = {}  # (artefact, base model) -> the reader, loaded once per process
 _LOCK = threading.Lock()
@@ -83,7 +83,7 @@ class NotedAnswerer:
 
 def trained_answerer(index: "Index", settings: "Settings", progress: Callable[[str], None]) -> "Answerer":
     """The trained reader over the index's own e5 model; the rules, with an Arabic note, when it cannot load."""
-    from ..answer import ExtractiveAnswerer
+    from ..rules import ExtractiveAnswerer
 
     try:
         reader = _reader(Path(settings.reader_path or ARTEFACT), index.embed_model, settings)
@@ -115,7 +115,7 @@ def _span_base(embed_model: Any, settings: "Settings"):  # type: ignore[no-untyp
             return bert, st.tokenizer  # type: ignore[union-attr]
     except (TypeError, AttributeError, IndexError, KeyError):
         pass
-    from ..e5_small import E5_SMALL_DIRNAME, prepare_e5_small
+    from ...e5_small import E5_SMALL_DIRNAME, prepare_e5_small
     from .neural import load_base
 
     return load_base(prepare_e5_small(settings.cache_dir / E5_SMALL_DIRNAME, lambda _m: None))

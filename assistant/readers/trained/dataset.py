@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import arabic
-from ..config import Settings
+from ... import arabic
+from ...config import Settings
 from .candidates import gather
 from .data import Paragraph, Question as SquadQuestion
 from .features import IDF, Candidate, Question, sentence_matrix
@@ -66,8 +66,8 @@ def write_sources(paragraphs: Sequence[Paragraph], folder: Path) -> None:
 
 def build_index(settings: Settings, paragraphs: Sequence[Paragraph], workdir: Path, progress: Progress):  # type: ignore[no-untyped-def]
     """Index the paragraphs in ``workdir`` (reused when unchanged) and return (settings, Index)."""
-    from ..ingest import sync
-    from ..retrieve import Index
+    from ...ingest import sync
+    from ...retrieve import Index
 
     s = settings.replace(home=workdir, sources_dir=workdir / "sources", index_dir=workdir / "index", chroma_host="")
     write_sources(paragraphs, s.sources)

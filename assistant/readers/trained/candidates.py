@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..models import Passage
+from ...models import Passage
 from .features import Candidate
 
 if TYPE_CHECKING:
-    from ..retrieve import Index
+    from ...retrieve import Index
 
 MAX_PARAGRAPHS = 4
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import arabic
-from ..qtypes import QTYPES
+from ... import arabic
+from ...qtypes import QTYPES
 from .features import Question
 
 TOKEN = arabic.MARKED_WORD

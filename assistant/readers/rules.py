@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
-from . import arabic
-from .errors import QuestionError
-from .messages import message
-from .models import Answer, Citation, Passage
-from .qtypes import question_type, type_satisfied
+from .. import arabic
+from ..messages import message
+from ..models import Answer, Citation, Passage
+from ..qtypes import question_type, type_satisfied
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .retrieve import Index
+    from ..config import Settings
+    from ..retrieve import Index
 
 
 
@@ -178,13 +177,3 @@ def _tidy(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
     return start, end
-
-
-def validate_question(question: str | None, limit: int) -> str:
-    """The question stripped, or QuestionError for an empty or over-long one."""
-    q = (question or "").strip()
-    if not q or not any(ch.isalnum() for ch in q):
-        raise QuestionError("empty_question")
-    if len(q) > limit:
-        raise QuestionError("question_too_long", length=len(q), limit=limit)
-    return q

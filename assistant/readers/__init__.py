@@ -1,0 +1,4 @@
+"""The answerers (readers): ``rules`` (hand-written), ``trained`` (the learned reader), and the opt-in LLM step.
+
+Each is registered by name in ``assistant.backends`` and chosen by the ``reader`` setting.
+"""
