@@ -8,11 +8,11 @@ Writes
 * ``evals/xquad-ar/xquad-AAA-PPP.md``: each of the 240 XQuAD-ar paragraphs as one source file (YAML front
   matter: title "<Article title> (<n>)", origin, language; line breaks squashed into spaces as
   ``load_squad`` does). AAA and PPP are the 0-based article and paragraph positions in the file, so the
-  source id (the file name without ``.md``) is the key ``assistant.reader.data.load(path, "xquad")``
+  source id (the file name without ``.md``) is the key ``assistant.readers.trained.data.load(path, "xquad")``
   gives the same paragraph;
 * ``evals/xquad-ar/README.md``: the licence credit;
 * ``evals/xquad-heldout.yaml``: the set ``xquad-heldout``, ``documents: xquad-ar``. Each question of the
-  held-out articles (``assistant.reader.data.xquad_split()``) is an answerable item, and has an
+  held-out articles (``assistant.readers.trained.data.xquad_split()``) is an answerable item, and has an
   unanswerable twin (same question, id ``<id>-twin``) asked with ``exclude_sources`` set to its gold
   paragraph and to every other paragraph of the 240 that contains one of its gold answers
   (``arabic.contains_fact``): the twin is asked against passages that do not hold its answer.
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from assistant import arabic  # noqa: E402
-from assistant.reader.data import xquad_split  # noqa: E402
+from assistant.readers.trained.data import xquad_split  # noqa: E402
 
 DEFAULT_INPUT = ROOT.parent / "shared" / "data" / "xquad.ar.json"
 DOCS = ROOT / "evals" / "xquad-ar"
@@ -76,7 +76,7 @@ HEADER = """\
 # by hand, re-run the script. XQuAD (Artetxe et al., ACL 2020, github.com/google-deepmind/xquad),
 # CC BY-SA 4.0; adapted (paragraphs split into files, unanswerable twins added), same licence.
 #
-# Held out (assistant.reader.data.xquad_split(), 0-based article positions): {articles}.
+# Held out (assistant.readers.trained.data.xquad_split(), 0-based article positions): {articles}.
 # No training, tuning or design choice may look at these articles. {n} questions, each asked twice: as an
 # answerable item citing its paragraph, and as an unanswerable twin ("-twin") whose exclude_sources leave
 # out every paragraph that holds one of its gold answers (arabic.contains_fact).
