@@ -70,7 +70,7 @@ def main() -> int:
     py = sys.executable
     # the model is prepared once (cached); preparing it is a one-time cost measured separately
     t = time.perf_counter()
-    subprocess.run([py, "-c", "from assistant.config import load_settings as l; from assistant.embedding import get_embed_model as g;"
+    subprocess.run([py, "-c", "from assistant.config import load_settings as l; from assistant.backends import embedder as g;"
                     " s=l(); g(s.embed_model, s.cache_dir)"], env=env, check=True)
     model_load_s = time.perf_counter() - t
 
