@@ -48,6 +48,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
 from . import arabic, rights, store  # noqa: E402
+from . import conversations  # noqa: E402
 from .accounts import Accounts  # noqa: E402
 from .history import History  # noqa: E402
 from .webpage import ArabicPage  # noqa: E402
@@ -533,16 +534,61 @@ class WebApp:
         v = evt.value
         return str(v.get("text", "")) if isinstance(v, dict) else str(v or "")
 
-    def on_clear(self, request: gr.Request = None) -> tuple[list[Any], list[Any], str, str]:  # type: ignore[assignment]
-        """A new conversation: no messages, no turns, the viewer empty, the question box empty."""
-        self._keep(self.who(request)[0], [])
-        return [], [], render_viewer_empty(self.t), ""
+    def on_clear(self, turns: Turns | None, chats: Any,
+                 request: gr.Request = None) -> tuple[Any, ...]:  # type: ignore[assignment]
+        """A new conversation: the current one goes to the past conversations; chat, viewer and box emptied."""
+        user = self.who(request)[0]
+        chats = conversations.archive(list(turns or []), chats)
+        self._keep(user, [], chats)
+        return [], [], render_viewer_empty(self.t), "", chats, gr.update(choices=conversations.choices(chats), value=None)
 
-    def _keep(self, user: str | None, turns: Turns) -> None:
-        """Keep a signed-in user's conversation on the server (the browser keeps an anonymous one)."""
+    def on_regenerate(self, turns: Turns | None,
+                      request: gr.Request = None) -> Iterator[tuple[Any, list[dict[str, str]], Turns]]:  # type: ignore[assignment]
+        """Ask the last question again, in the same context, and put the new answer in the old one's place."""
+        turns = list(turns or [])
+        if not turns:
+            yield gr.update(), render_chat(turns, self.t), turns
+            return
+        yield from self.on_ask(str(turns[-1].get("question", "")), turns[:-1], request=request)
+
+    def on_open_chat(self, chat_id: str | None, turns: Turns | None, chats: Any,
+                     request: gr.Request = None) -> tuple[Any, ...]:  # type: ignore[assignment]
+        """Open a past conversation; the current one is kept among the past ones."""
+        user = self.who(request)[0]
+        turns, chats = conversations.open_chat(str(chat_id or ""), list(turns or []), chats)
+        self._keep(user, turns, chats)
+        return (render_chat(turns, self.t), turns, chats, gr.update(choices=conversations.choices(chats), value=None),
+                render_viewer_empty(self.t))
+
+    def on_rename_chat(self, chat_id: str | None, title: str, chats: Any,
+                       request: gr.Request = None) -> tuple[Any, ...]:  # type: ignore[assignment]
+        """Rename a past conversation."""
+        chats = conversations.rename(str(chat_id or ""), title, chats)
+        self._keep(self.who(request)[0], None, chats)
+        return chats, gr.update(choices=conversations.choices(chats), value=chat_id), ""
+
+    def on_delete_chat(self, chat_id: str | None, chats: Any, request: gr.Request = None) -> tuple[Any, ...]:  # type: ignore[assignment]
+        """Delete a past conversation."""
+        chats = conversations.delete(str(chat_id or ""), chats)
+        self._keep(self.who(request)[0], None, chats)
+        return chats, gr.update(choices=conversations.choices(chats), value=None)
+
+    def on_export(self, turns: Turns | None) -> Any:
+        """The conversation as a Markdown file with its citations, offered for download."""
+        t = self.t
+        text = conversations.to_markdown(list(turns or []), t("ui_export_heading"),
+                                         {"question": t("ui_export_question"), "paragraph": t("ui_export_paragraph")})
+        folder = Path(tempfile.mkdtemp(prefix="chat-export-"))
+        path = folder / "conversation.md"
+        path.write_text(text, encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
+
+    def _keep(self, user: str | None, turns: Turns | None, chats: Any = None) -> None:
+        """Keep a signed-in user's conversations on the server (the browser keeps an anonymous visitor's)."""
         if self.accounts is not None and user:
             try:
-                self.history.save(user, list(turns))
+                self.history.save(user, None if turns is None else list(turns),
+                                  None if chats is None else conversations.clean(chats))
             except OSError:  # the conversation still shows; only its copy on the server is missing
                 log.exception("saving the conversation failed")
 
@@ -655,20 +701,22 @@ class WebApp:
             return status, self.sources_html(user), "", ""
         return status, self.sources_html(user), *keep
 
-    def on_load(self, turns: Turns | None, progress: gr.Progress = gr.Progress(),
-                request: gr.Request = None) -> tuple[str, list[dict[str, str]], Turns]:  # type: ignore[assignment]
-        """On page load: the model and index ready, the sources this visitor may read, and the conversation
+    def on_load(self, turns: Turns | None, chats: Any, progress: gr.Progress = gr.Progress(),
+                request: gr.Request = None) -> tuple[Any, ...]:  # type: ignore[assignment]
+        """On page load: the model and index ready, the sources this visitor may read, and the conversations
         back (a signed-in user's from the server, an anonymous visitor's from the browser)."""
         user, _ = self.who(request)
         if self.accounts is not None:
-            turns = self.history.load(str(user))
+            turns, chats = self.history.load(str(user)), self.history.load_chats(str(user))
+        chats = conversations.clean(chats)
         turns = [tn for tn in (turns or []) if isinstance(tn, dict) and "question" in tn]
         progress(None, desc=self.t("ui_preparing"))
         try:
             self.assistant.warm_up()
         except (store.NoIndex, store.IndexBusy):
             pass
-        return self.sources_html(user), render_chat(turns, self.t), turns
+        return (self.sources_html(user), render_chat(turns, self.t), turns, chats,
+                gr.update(choices=conversations.choices(chats), value=None))
 
     # ---- structured API (gradio_client, or plain HTTP on Gradio's call API); the same rights as the page
     def api_ask(self, question: str, history: list[str] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
@@ -698,12 +746,15 @@ class WebApp:
         with gr.Blocks(title=self.t("ui_page_title"), analytics_enabled=False) as demo:
             # the conversation survives a reload and a restart: kept in the browser (and, signed in, on the server)
             turns = gr.BrowserState([], storage_key="arabic-assistant-conversation")
+            chats = gr.BrowserState([], storage_key="arabic-assistant-past-conversations")
             with gr.Column(elem_id="assistant-root"):
                 gr.HTML(render("header.html", t=self.t), elem_id="app-header", js_on_load=None)
                 with gr.Row(equal_height=False):
                     ui = self._chat_column()
                     ui.update(self._side_column())
+            ui["chats"] = chats
             self._wire(demo, turns, ui)
+            self._wire_history(turns, ui)
             answering = dict(concurrency_id="answering", concurrency_limit=self.assistant.settings.web_concurrency)
             gr.api(self.api_ask, api_name="ask", **answering)
             gr.api(self.api_sources, api_name="sources", **answering)
@@ -726,7 +777,25 @@ class WebApp:
                                       autofocus=True)
                 send = gr.Button(t("ui_send"), variant="primary", scale=1, min_width=90, elem_id="send")
             clear = gr.Button(t("ui_clear"), variant="secondary", size="sm", elem_id="clear")
-        return {"chatbot": chatbot, "question": question, "send": send, "clear": clear}
+            history = self._history_panel()
+        return {"chatbot": chatbot, "question": question, "send": send, "clear": clear, **history}
+
+    def _history_panel(self) -> dict[str, Any]:
+        """Regenerate and export the conversation; open, rename and delete past ones."""
+        t = self.t
+        with gr.Row(elem_id="chat-tools"):
+            regenerate = gr.Button(t("ui_regenerate"), size="sm", elem_id="regenerate")
+            export = gr.Button(t("ui_export"), size="sm", elem_id="export")
+        exported = gr.File(label=t("ui_export_file"), visible=False, interactive=False, elem_id="exported")
+        with gr.Accordion(t("ui_past_chats"), open=False, elem_id="past-chats"):
+            past = gr.Dropdown(choices=[], value=None, label=t("ui_past_label"), elem_id="past", interactive=True)
+            with gr.Row():
+                open_chat = gr.Button(t("ui_past_open"), size="sm", elem_id="past-open")
+                delete_chat = gr.Button(t("ui_past_delete"), size="sm", variant="stop", elem_id="past-delete")
+            new_title = gr.Textbox(label=t("ui_past_rename_label"), rtl=True, lines=1, elem_id="past-title")
+            rename_chat = gr.Button(t("ui_past_rename"), size="sm", elem_id="past-rename")
+        return {"regenerate": regenerate, "export": export, "exported": exported, "past": past, "open_chat": open_chat,
+                "delete_chat": delete_chat, "new_title": new_title, "rename_chat": rename_chat}
 
     def _side_column(self) -> dict[str, Any]:
         """The source viewer, the sources panel and the panel for adding sources."""
@@ -764,14 +833,29 @@ class WebApp:
         question.submit(**ask_event)
         ui["send"].click(**ask_event)
         chatbot.example_select(self.on_example, outputs=[question], api_visibility="private", queue=False).then(**ask_event)
-        cleared = [chatbot, turns, viewer, question]
-        ui["clear"].click(self.on_clear, outputs=cleared, api_visibility="private", queue=False)
-        chatbot.clear(self.on_clear, outputs=cleared, api_visibility="private", queue=False)
+        cleared = [chatbot, turns, viewer, question, ui["chats"], ui["past"]]
+        ui["clear"].click(self.on_clear, inputs=[turns, ui["chats"]], outputs=cleared, api_visibility="private", queue=False)
+        chatbot.clear(self.on_clear, inputs=[turns, ui["chats"]], outputs=cleared, api_visibility="private", queue=False)
         viewer.open_ref(self.on_open_ref, inputs=[turns], outputs=[viewer], api_visibility="private", show_progress="hidden")
         upload.upload(self.on_upload, inputs=[upload], outputs=[ui["add_status"], ui["sources_list"], upload], **adding)
         ui["paste_add"].click(self.on_paste, inputs=[ui["paste_title"], ui["paste_text"]],
                               outputs=[ui["add_status"], ui["sources_list"], ui["paste_title"], ui["paste_text"]], **adding)
-        demo.load(self.on_load, inputs=[turns], outputs=[ui["sources_list"], chatbot, turns], api_visibility="private")
+        demo.load(self.on_load, inputs=[turns, ui["chats"]], outputs=[ui["sources_list"], chatbot, turns, ui["chats"], ui["past"]],
+                  api_visibility="private")
+
+    def _wire_history(self, turns: gr.State, ui: dict[str, Any]) -> None:
+        """The events of the conversation tools: regenerate, export, and the past conversations."""
+        private = dict(api_visibility="private")
+        chats, past = ui["chats"], ui["past"]
+        ui["regenerate"].click(self.on_regenerate, inputs=[turns], outputs=[ui["question"], ui["chatbot"], turns],
+                               concurrency_id="answering", concurrency_limit=self.assistant.settings.web_concurrency,
+                               show_progress="hidden", **private)
+        ui["export"].click(self.on_export, inputs=[turns], outputs=[ui["exported"]], **private)
+        ui["open_chat"].click(self.on_open_chat, inputs=[past, turns, chats],
+                              outputs=[ui["chatbot"], turns, chats, past, ui["viewer"]], **private)
+        ui["rename_chat"].click(self.on_rename_chat, inputs=[past, ui["new_title"], chats],
+                                outputs=[chats, past, ui["new_title"]], **private)
+        ui["delete_chat"].click(self.on_delete_chat, inputs=[past, chats], outputs=[chats, past], **private)
 
 
 def build_app(assistant: Assistant, accounts: Accounts | None = None, read_only: bool = False) -> gr.Blocks:

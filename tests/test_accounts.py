@@ -169,9 +169,10 @@ def test_a_signed_in_users_conversation_comes_back_and_stays_theirs(team) -> Non
     *_, (_, _, turns) = app.on_ask(QUESTION, [], request=alice)
     assert turns[-1]["answer"] is not None
     fresh = WebApp(team.assistant, team.accounts)  # a restarted server
-    _, chat, back = fresh.on_load([], request=alice)
-    assert back == turns and len(chat) == 2
-    _, chat, other = fresh.on_load(turns, request=bob)  # bob in the same browser does not get alice's chat
+    _, chat, back, chats, _ = fresh.on_load([], [], request=alice)
+    assert back == turns and len(chat) == 2 and chats == []
+    _, chat, other, _, _ = fresh.on_load(turns, [], request=bob)  # bob in the same browser does not get alice's chat
     assert other == [] and chat == []
-    fresh.on_clear(request=alice)
-    assert fresh.on_load([], request=alice)[2] == []
+    *_, chats, _ = fresh.on_clear(turns, [], request=alice)  # a new conversation: the old one is kept among the past
+    assert fresh.on_load([], [], request=alice)[2] == [] and fresh.on_load([], [], request=alice)[3] == chats
+    assert chats[0]["title"] == QUESTION and fresh.on_load([], [], request=bob)[3] == []

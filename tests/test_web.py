@@ -651,3 +651,28 @@ def test_on_a_phone_the_chat_fills_the_screen_and_a_citation_opens_in_place(web_
     assert page.locator("#source-viewer.drawer-open").count() == 0
     assert page.evaluate("window.scrollY") == before
     ctx.close()
+
+
+@pytest.mark.browser
+def test_regenerate_export_and_past_conversations(web_app, browser) -> None:  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(locale="ar", viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(web_app["url"])
+    page.wait_for_selector("#sources-list a.open-source")
+    page.click("#clear")  # start from an empty conversation (the browser may keep one from another test)
+    _ask(page, Q_COUNTRIES, 1)
+    page.click("#regenerate")  # the last answer asked again, in its place: still one answer
+    page.wait_for_timeout(1500)
+    page.locator("#chat .answer:not(.pending)").first.wait_for(timeout=30_000)
+    assert page.locator("#chat .answer:not(.pending)").count() == 1
+    page.click("#export")
+    page.locator("#exported a").first.wait_for(timeout=15_000)
+    page.click("#clear")  # a new conversation: the old one goes to the past ones
+    page.wait_for_function("document.querySelectorAll('#chat .answer').length === 0")
+    page.click("#past-chats button, #past-chats .label-wrap")
+    page.click("#past input")
+    page.get_by_role("option", name=Q_COUNTRIES).click()
+    page.click("#past-open")
+    page.locator("#chat").get_by_text(Q_COUNTRIES).first.wait_for(timeout=15_000)
+    _shot(page, "web-past-conversations.png")
+    ctx.close()
