@@ -23,6 +23,18 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 extras=""; [ "$want_test" = 1 ] && extras="[test]"
 "${PIP[@]}" -c constraints.txt -e ".${extras}"
 
+# Arabic OCR for scans and photographed pages: Debian's Tesseract with its Arabic model (the tests need it too)
+if ! command -v tesseract >/dev/null 2>&1 || ! tesseract --list-langs 2>/dev/null | grep -qx ara; then
+  if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then
+    echo "Installing Debian's Tesseract with its Arabic model (OCR of scans and photos)…"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tesseract-ocr tesseract-ocr-ara >/dev/null
+  else
+    echo "Scans and photos need Arabic OCR. Install it with: sudo apt-get install tesseract-ocr tesseract-ocr-ara" >&2
+  fi
+fi
+
 if [ "$want_test" = 1 ]; then
   if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
     echo "Installing Debian's chromium for the browser tests…"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import SourceError
+from .ocr import MAX_PAGES, ocr_pages, require_engine
 
 _PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]+")
 _MIRROR = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
@@ -396,12 +397,36 @@ def read_pdf(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
     if letters < 3:
         if unmapped > 20:
             raise SourceError("garbled")
-        raise SourceError("scanned" if images else "no_text")
+        if not images:
+            raise SourceError("no_text")
+        text, confidence = ocr_pdf(data)  # a scan: its pages read by OCR
+        return {**meta, "ocr_confidence": round(confidence, 1)}, text
     visible = sum(1 for c in text if not c.isspace())
     if unmapped > letters or letters < 0.2 * visible:
         # fonts whose glyphs map to no letters: what comes out is symbols, not the document's words
         raise SourceError("garbled")
     return meta, text
+
+
+def ocr_pdf(data: bytes) -> tuple[str, float]:
+    """(text, mean line confidence) of a PDF without a text layer, its pages rendered at 300 dpi and OCR'd."""
+    import pypdfium2
+
+    require_engine()
+    try:
+        doc = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError:
+        raise SourceError("corrupt") from None
+    try:
+        if len(doc) > MAX_PAGES:
+            raise SourceError("too_many_pages", limit=MAX_PAGES)
+        pages = (doc[i].render(scale=300 / 72).to_pil() for i in range(len(doc)))
+        text, confidence = ocr_pages(pages)
+    finally:
+        doc.close()
+    if sum(1 for c in text if c.isalpha()) < 3:
+        raise SourceError("scanned")
+    return text, confidence
 
 
 def _drop_running_heads(pages: list[str]) -> list[str]:
