@@ -105,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     p_src.add_argument("--json", action="store_true")
     p_add = sub.add_parser("add", help="add files or folders as sources")
     p_add.add_argument("paths", nargs="+", type=Path)
+    p_add.add_argument("--replace", action="store_true",
+                       help="a file whose source already exists replaces it (new version, swapped in one step)")
     p_rm = sub.add_parser("remove", help="remove a source by id")
     p_rm.add_argument("source_id")
     p_chat = sub.add_parser("chat", help="serve the web chat")
@@ -175,8 +177,9 @@ def cmd_sources(settings, args) -> int:  # type: ignore[no-untyped-def]
         return 0
     print(message("sources_header", count=len(items)))
     for s in items:
-        print(f"- {_line(s.source_id)}  «{_line(s.title)}»  {_line(s.origin)}  chunks={s.chunks}  added={s.added}"
-              f"  sha256={s.content_hash[:12]}")
+        updated = f"  updated={s.updated}" if s.updated else ""
+        print(f"- {_line(s.source_id)}  «{_line(s.title)}»  {_line(s.origin)}  v{s.version}  chunks={s.chunks}"
+              f"  added={s.added}{updated}  sha256={s.content_hash[:12]}")
     return 0
 
 
@@ -184,7 +187,7 @@ def cmd_add(settings, args) -> int:  # type: ignore[no-untyped-def]
     """``assistant add PATH...``: add files or folders as sources."""
     from .ingest import add_files
 
-    return _report(add_files(settings, list(args.paths), progress=_progress))
+    return _report(add_files(settings, list(args.paths), progress=_progress, replace_existing=args.replace))
 
 
 def cmd_remove(settings, args) -> int:  # type: ignore[no-untyped-def]

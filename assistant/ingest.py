@@ -149,7 +149,10 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         for sid, src in found.items():
             old = known.get(sid)
             chunks = counts.get(sid, old.chunks if old else 0)
-            manifest[sid] = replace(src, added=(old.added if old and old.added else now), chunks=chunks)
+            edited = old is not None and old.content_hash != src.content_hash
+            manifest[sid] = replace(src, added=(old.added if old and old.added else now), chunks=chunks,
+                                    version=(old.version + edited) if old else 1,
+                                    updated=now if edited else (old.updated if old else ""))
         store.write_manifest(work, manifest, {"embed_model": settings.embed_model, "collection": store.collection_name(settings)})
         build_keyword_state(collection, work / "bm25")
         del vector_store, collection, client
@@ -189,11 +192,16 @@ def _expand(paths: list[Path], exts: set[str]) -> list[Path]:
     return files
 
 
-def add_files(settings: Settings, paths: list[Path], progress: Progress | None = None, owner: str = "") -> SyncReport:
+def add_files(settings: Settings, paths: list[Path], progress: Progress | None = None, owner: str = "",
+              replace_existing: bool = False) -> SyncReport:
     """Copy files (or the files in folders) into the sources folder, then sync; bad files are listed, not copied.
 
     With ``owner``, the files are that user's private uploads (``sources/private/<owner>/``): a duplicate is
     only one of the sources that user can see, so nothing about other users' uploads is revealed.
+
+    With ``replace_existing``, a file whose id is taken replaces that source's file: the sync publishes the new
+    version in one step, so at every moment the document answers from the old text or the new, never neither;
+    when the index cannot take it, the old file is put back.
     """
     from .sources import supported_extensions
 
@@ -201,11 +209,11 @@ def add_files(settings: Settings, paths: list[Path], progress: Progress | None =
     target = settings.sources / PRIVATE_DIR / owner if owner else settings.sources
     target.mkdir(parents=True, exist_ok=True)
     with store.writer_lock(settings.index):  # held from the first copy: two batches never interleave
-        return _add_locked(settings, paths, progress, owner, target, exts)
+        return _add_locked(settings, paths, progress, owner, target, exts, replace_existing)
 
 
 def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None, owner: str, target: Path,
-                exts: set[str]) -> SyncReport:
+                exts: set[str], replace_existing: bool = False) -> SyncReport:
     """``add_files`` with the writer lock held."""
     live = store.current_generation(settings.index)
     known = {sid: s for sid, s in store.read_manifest(live).items() if s.owner in ("", owner)}
@@ -214,6 +222,7 @@ def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None
     files = _expand(paths, exts)
     copied: list[Path] = []
     taken: set[str] = set()
+    kept: dict[Path, bytes] = {}  # files replaced, with their old bytes (put back if the index cannot follow)
     for f in files:
         try:
             src = read_source(f, max_bytes=int(settings.max_file_mb * 1e6))
@@ -223,14 +232,17 @@ def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None
         except FileNotFoundError:
             failed[f.name] = SourceError("unreadable", name=f.name).text()
             continue
-        if src.content_hash in by_hash:
-            failed[f.name] = SourceError("duplicate", name=f.name, existing=by_hash[src.content_hash]).text()
-            continue
         dest = target / f"{src.source_id}{f.suffix.lower()}"
         sid = source_id_for(dest, settings.sources)
+        if src.content_hash in by_hash:
+            if not (replace_existing and by_hash[src.content_hash] == sid):  # replacing with the same text: nothing to do
+                failed[f.name] = SourceError("duplicate", name=f.name, existing=by_hash[src.content_hash]).text()
+            continue
+        if replace_existing and sid in known and sid not in taken:
+            kept.update(_set_aside(settings, sid))
         if dest.exists() and dest.resolve() == f.resolve():
             pass  # a file already in the sources folder: the sync below indexes it
-        elif dest.exists() or sid in known or sid in taken:
+        elif dest.exists() or sid in known and not replace_existing or sid in taken:
             # another source already has this id (same file name, different content): never overwrite it
             failed[f.name] = SourceError("name_taken", name=f.name, existing=sid).text()
             continue
@@ -246,9 +258,19 @@ def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None
     except BaseException:
         for c in copied:  # nothing half-added: the files go when the index could not take them
             c.unlink(missing_ok=True)
+        for path, data in kept.items():  # and the versions they replaced come back
+            path.write_bytes(data)
         raise
     report.failed.update(failed)
     return report
+
+
+def _set_aside(settings: Settings, sid: str) -> dict[Path, bytes]:
+    """Remove the files of source ``sid`` from the sources folder, returning their bytes."""
+    found = {p: p.read_bytes() for p in discover(settings.sources) if source_id_for(p, settings.sources) == sid}
+    for p in found:
+        p.unlink()
+    return found
 
 
 def add_text(settings: Settings, title: str, text: str, progress: Progress | None = None, owner: str = "") -> SyncReport:

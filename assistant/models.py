@@ -21,6 +21,8 @@ class Source:
     chunks: int = 0
     path: str = ""
     owner: str = ""  # the user whose private upload this is; "" for a shared source
+    version: int = 1  # 1, then one more each time its content changes (an edit, or ``add --replace``)
+    updated: str = ""  # when its content last changed ("" while it is the first version)
 
     def summary(self) -> dict[str, Any]:
         """Metadata without the text, for listings."""

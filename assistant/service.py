@@ -84,9 +84,11 @@ class Assistant:
         """Sync the sources folder into the index."""
         return ingest.sync(self.settings, progress or self._progress)
 
-    def add_files(self, paths: list[Path], progress: Progress | None = None, owner: str = "") -> ingest.SyncReport:
-        """Add files (shared, or private to ``owner``); answerable as soon as this returns."""
-        return ingest.add_files(self.settings, paths, progress or self._progress, owner=owner)
+    def add_files(self, paths: list[Path], progress: Progress | None = None, owner: str = "",
+                  replace_existing: bool = False) -> ingest.SyncReport:
+        """Add files (shared, or private to ``owner``; ``replace_existing``: new versions of sources already there)."""
+        return ingest.add_files(self.settings, paths, progress or self._progress, owner=owner,
+                                replace_existing=replace_existing)
 
     def add_text(self, title: str, text: str, progress: Progress | None = None, owner: str = "") -> ingest.SyncReport:
         """Add pasted text under a title (shared, or private to ``owner``)."""

@@ -402,6 +402,8 @@ def render_sources_list(sources: list[Source], t: Texts) -> str:
         meta = [Meta("bdi", s.date)] if s.date else []
         if s.chunks:
             meta.append(Meta("span", t("ui_meta_chunks", count=s.chunks)))
+        if s.version > 1:
+            meta.append(Meta("span", t("ui_meta_version", version=s.version, updated=s.updated[:10])))
         items.append((s, meta))
     return render("sources_list.html", t=t, items=items)
 
@@ -653,7 +655,7 @@ class WebApp:
             raise gr.Error(self.t("ui_read_only"))
         return user, "" if admin else str(user)
 
-    def on_upload(self, files: list[str] | str | None, progress: gr.Progress = gr.Progress(),
+    def on_upload(self, files: list[str] | str | None, replace_existing: bool = False, progress: gr.Progress = gr.Progress(),
                   request: gr.Request = None) -> tuple[str, str, None]:  # type: ignore[assignment]
         """Index the uploaded files (private to a reader, shared from an admin); status, list, upload box emptied."""
         t = self.t
@@ -667,7 +669,8 @@ class WebApp:
             staged, failed = _stage_uploads(paths, Path(tmp))
             if staged:
                 try:
-                    report = self.assistant.add_files(staged, progress=self._progress_cb(progress), owner=owner)
+                    report = self.assistant.add_files(staged, progress=self._progress_cb(progress), owner=owner,
+                                                      replace_existing=bool(replace_existing))
                 except store.IndexBusy:
                     failed["_busy"] = t("ui_index_busy")
                 except Exception:  # the page shows a message; the details go to the server log
@@ -812,6 +815,7 @@ class WebApp:
                         # the assistant refuses them itself, in Arabic, naming the supported formats
                         upload = gr.File(label=t("ui_upload_label"), file_count="multiple",
                                          type="filepath", elem_id="upload")
+                        replace_box = gr.Checkbox(label=t("ui_upload_replace"), value=False, elem_id="upload-replace")
                         gr.HTML(render("formats.html", t=t, extensions=supported_extensions()), js_on_load=None)
                     with gr.Tab(t("ui_add_paste_tab"), elem_id="paste-tab"):
                         paste_title = gr.Textbox(label=t("ui_paste_title_label"), placeholder=t("ui_paste_title_placeholder"),
@@ -820,7 +824,8 @@ class WebApp:
                                                 rtl=True, lines=6, max_lines=16, elem_id="paste-text")
                         paste_add = gr.Button(t("ui_paste_add"), variant="primary", elem_id="paste-add")
                 add_status = gr.HTML("", elem_id="add-status", js_on_load=None)
-        return {"viewer": viewer, "sources_list": sources_list, "upload": upload, "paste_title": paste_title,
+        return {"viewer": viewer, "sources_list": sources_list, "upload": upload, "replace": replace_box,
+                "paste_title": paste_title,
                 "paste_text": paste_text, "paste_add": paste_add, "add_status": add_status}
 
     def _wire(self, demo: gr.Blocks, turns: gr.State, ui: dict[str, Any]) -> None:
@@ -837,7 +842,7 @@ class WebApp:
         ui["clear"].click(self.on_clear, inputs=[turns, ui["chats"]], outputs=cleared, api_visibility="private", queue=False)
         chatbot.clear(self.on_clear, inputs=[turns, ui["chats"]], outputs=cleared, api_visibility="private", queue=False)
         viewer.open_ref(self.on_open_ref, inputs=[turns], outputs=[viewer], api_visibility="private", show_progress="hidden")
-        upload.upload(self.on_upload, inputs=[upload], outputs=[ui["add_status"], ui["sources_list"], upload], **adding)
+        upload.upload(self.on_upload, inputs=[upload, ui["replace"]], outputs=[ui["add_status"], ui["sources_list"], upload], **adding)
         ui["paste_add"].click(self.on_paste, inputs=[ui["paste_title"], ui["paste_text"]],
                               outputs=[ui["add_status"], ui["sources_list"], ui["paste_title"], ui["paste_text"]], **adding)
         demo.load(self.on_load, inputs=[turns, ui["chats"]], outputs=[ui["sources_list"], chatbot, turns, ui["chats"], ui["past"]],

@@ -105,3 +105,33 @@ def test_duplicate_content_under_another_name_is_reported(article_home):
     report = sync(s)
     assert len(report.added) == 1 and "copy-of-article.md" in report.failed
     assert "مطابق" in report.failed["copy-of-article.md"]
+
+
+def test_add_replace_swaps_in_a_new_version_and_the_old_comes_back_on_failure(home, monkeypatch):  # type: ignore[no-untyped-def]
+    from assistant import ingest
+    from assistant.ingest import add_files
+    from assistant.service import Assistant
+
+    settings = make_settings(home)
+    old, new = home / "in" / "v1" / "port.txt", home / "in" / "v2" / "port.txt"
+    old.parent.mkdir(parents=True)
+    new.parent.mkdir(parents=True)
+    old.write_text("افتتحت مدينة أكادير ميناء جديدا للصيد البحري بطاقة تبلغ 400 قارب.", encoding="utf-8")
+    new.write_text("افتتحت مدينة أكادير ميناء جديدا للصيد البحري بطاقة تبلغ 650 قاربا.", encoding="utf-8")
+    assert add_files(settings, [old]).added == ["port"]
+    refused = add_files(settings, [new])  # without --replace an edited file is refused, not overwritten
+    assert "port" in refused.failed["port.txt"] and not refused.changed
+    q = "كم تبلغ طاقة ميناء الصيد البحري في أكادير؟"
+    assert "400" in Assistant(settings).ask(q, mode="keyword").text
+    assert add_files(settings, [new], replace_existing=True).changed == ["port"]
+    src = Assistant(settings).source("port")
+    assert src is not None and src.version == 2 and src.updated and "650" in Assistant(settings).ask(q, mode="keyword").text
+    assert not add_files(settings, [new], replace_existing=True).failed  # the same version again: nothing to do
+
+    def broken(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ingest, "sync", broken)
+    with pytest.raises(OSError):
+        add_files(settings, [old], replace_existing=True)
+    assert "650" in (home / "sources" / "port.txt").read_text(encoding="utf-8")  # the live version's file is back
