@@ -45,6 +45,8 @@ def render_answer(answer) -> str:  # type: ignore[no-untyped-def]
         lines += ["", message("citations_header")]
         for c in answer.citations:
             where = message("citation_where", title=c.title, paragraph=c.paragraph, start=c.start, end=c.end)
+            if c.page:
+                where += "، " + message("citation_page", page=c.page)
             lines.append(f"[{c.n}] {where}")
             lines.append(f"    «{c.quote}»")
     note = (answer.reader_note or "").strip()

@@ -22,6 +22,7 @@ class Source:
     path: str = ""
     owner: str = ""  # the user whose private upload this is; "" for a shared source
     version: int = 1  # 1, then one more each time its content changes (an edit, or ``add --replace``)
+    pages: tuple[int, ...] = ()  # where each page starts in ``text`` (paged sources only)
     updated: str = ""  # when its content last changed ("" while it is the first version)
 
     def summary(self) -> dict[str, Any]:
@@ -45,6 +46,7 @@ class Citation:
     origin: str = ""
     date: str = ""
     score: float = 0.0
+    page: int = 0  # the page of a paged source (PDF, scan) the quote starts on; 0 when the source has no pages
 
 
 @dataclass(frozen=True)

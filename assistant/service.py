@@ -13,6 +13,7 @@ from .question import validate_question
 from .config import Settings, load_settings
 from .messages import use_folder
 from .models import Answer, Source
+from .pages import page_at
 
 if TYPE_CHECKING:
     from .backends import AnswererFactory, Embedder
@@ -68,7 +69,7 @@ class Assistant:
 
             answer = generate(self.settings, answer, passages, index.sources,
                               answers=getattr(answerer, "supports", None))
-        return answer
+        return _with_pages(answer, index.sources)
 
     def sources(self, user: str | None = rights.OWNER) -> list[Source]:
         """Indexed sources ``user`` may read, by id."""
@@ -105,3 +106,12 @@ def build_assistant(settings: Settings | None = None, progress: Progress | None 
                     embedder: "Embedder | None" = None, answerer: "AnswererFactory | None" = None) -> Assistant:
     """The assistant assembled from settings (every backend by its registered name), or from the fakes given."""
     return Assistant(settings or load_settings(), progress, embedder=embedder, answerer=answerer)
+
+
+def _with_pages(answer: Answer, sources: dict[str, Source]) -> Answer:
+    """The answer with each citation's page, for citations into paged sources (PDFs, scans)."""
+    if not any(sources.get(c.source_id) and sources[c.source_id].pages for c in answer.citations):
+        return answer
+    cites = tuple(replace(c, page=page_at(sources[c.source_id].pages, c.start)) if c.source_id in sources else c
+                  for c in answer.citations)
+    return replace(answer, citations=cites)

@@ -13,6 +13,7 @@ from .errors import SourceError
 from .formats import READERS, supported_extensions
 from .frontmatter import split_front_matter
 from .models import Source
+from .pages import split_pages
 
 __all__ = ["PRIVATE_DIR", "READERS", "SourceError", "clean_text", "content_hash", "discover", "make_source", "owner_of",
            "read_source", "safe_upload_name", "slugify", "source_id_for", "split_front_matter", "supported_extensions"]
@@ -129,7 +130,10 @@ def read_source(path: Path, max_bytes: int | None = None, source_id: str | None 
 
 def make_source(body: str, meta: dict[str, Any], source_id: str, origin: str = "", path: str = "") -> Source:
     """Build a ``Source`` from extracted text and metadata, validating that real text remains."""
-    text = clean_text(body)
+    text, pages = split_pages(clean_text(body))
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    pages = tuple(min(max(p - lead, 0), len(text)) for p in pages)
     letters = sum(1 for c in text if c.isalpha())
     if letters < 3:
         raise SourceError("no_text", name=origin or source_id)
@@ -143,6 +147,7 @@ def make_source(body: str, meta: dict[str, Any], source_id: str, origin: str = "
         date=_as_str(meta.get("date")),
         language=_as_str(meta.get("language")) or "ar",
         path=path,
+        pages=pages,
     )
 
 

@@ -153,7 +153,7 @@ def read_manifest(gen: Path | None) -> dict[str, Source]:
     if gen is None or not (gen / "sources.json").is_file():
         return {}
     data = json.loads((gen / "sources.json").read_text(encoding="utf-8"))
-    return {d["source_id"]: Source(**d) for d in data.get("sources", [])}
+    return {d["source_id"]: Source(**{**d, "pages": tuple(d.get("pages") or ())}) for d in data.get("sources", [])}
 
 
 def write_manifest(gen: Path, sources: dict[str, Source], extra: dict[str, Any]) -> None:

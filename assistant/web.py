@@ -183,6 +183,8 @@ def _link_markers(text: str, turn: int, cites: dict[int, dict[str, Any]], t: Tex
             continue
         c = cites[n]
         title = t("ui_cite_title", title=c.get("title", ""), n=c.get("paragraph", ""))
+        if c.get("page"):
+            title += "، " + t("ui_page", page=c["page"])
         out.extend(_short_marked(text, pos, m.start(), short, short_title))
         out.append(Seg("cite", [m.group(0)], title=title, href=f"#cite-{turn}-{n}"))
         pos = m.end()
@@ -295,6 +297,8 @@ def _labelled(t: Texts, key: str, name: str, value: str) -> Meta:
 def _meta_line(src: Source | None, c: dict[str, Any] | None, t: Texts, paragraph: int | None = None) -> list[Meta]:
     """A citation's meta line: its paragraph, and the date and origin of its source."""
     items = [Meta("text", t("ui_paragraph", n=paragraph))] if paragraph else []
+    if (c or {}).get("page"):
+        items.append(Meta("text", t("ui_page", page=c["page"])))  # type: ignore[index]
     date = (src.date if src else "") or (c or {}).get("date", "")
     origin = (src.origin if src else "") or (c or {}).get("origin", "")
     if date:

@@ -17,6 +17,7 @@ from assistant.ingest import add_files
 from assistant.service import Assistant
 from assistant.sources import read_source
 
+from assistant.pages import split_pages
 from conftest import ARTICLE, make_settings
 from makedocs import FIXTURES, arabic_pdf, assert_answered, docx_file, encrypted_pdf, presentation_forms_pdf
 
@@ -325,4 +326,30 @@ def test_pdf_pages_running_heads_and_page_numbers_are_dropped(tmp_path):
 
     assert len(pypdf.PdfReader(str(path)).pages) >= 3
     _, text = read_pdf(path, path.read_bytes())
-    assert text.split("\n\n") == paragraphs
+    text, pages = split_pages(text)  # the reader marks where each page starts
+    assert text.split("\n\n") == paragraphs and len(pages) >= 3
+
+
+def test_a_citation_into_a_pdf_names_its_page(tmp_path: Path) -> None:
+    """Each page's text keeps where it starts: a quote on the third page is cited «ص 3», in the CLI too."""
+    from assistant import cli
+    from assistant.ingest import add_files
+    from assistant.service import Assistant
+    from makedocs import _pdf
+
+    pdf = _pdf("تقرير من ثلاث صفحات")
+    pdf.set_text_shaping(use_shaping_engine=True)
+    for para in ("افتتحت مدينة فاس معرضا للكتاب شارك فيه ناشرون من عشرين بلدا.",
+                 "وعرضت دور النشر المغربية أكثر من ثلاثة آلاف عنوان جديد في المعرض.",
+                 "وبلغ عدد زوار المعرض في أيامه الخمسة نحو 85 ألف زائر حسب المنظمين."):
+        pdf.add_page()
+        pdf.multi_cell(0, 10, para, align="R")
+    pdf.output(str(tmp_path / "report.pdf"))
+    settings = make_settings(tmp_path / "home")
+    assert add_files(settings, [tmp_path / "report.pdf"]).added == ["report"]
+    src = Assistant(settings).source("report")
+    assert src is not None and len(src.pages) == 3 and src.pages[0] == 0 and "\ue000" not in src.text
+    ans = Assistant(settings).ask("كم بلغ عدد زوار معرض الكتاب في فاس؟", mode="keyword")
+    assert "85" in ans.text and ans.citations[0].page == 3
+    assert ans.to_dict()["citations"][0]["page"] == 3
+    assert "ص 3" in cli.render_answer(ans)

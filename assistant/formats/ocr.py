@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..errors import SourceError
+from ..pages import PAGE_MARK
 
 MAX_PAGES = 200
 PAGE_SECONDS = 60
@@ -129,4 +130,4 @@ def ocr_pages(images: Iterable[Any], progress: Any = None) -> tuple[str, float]:
         confs += [line.confidence for line in lines]
         if progress:
             progress(n)
-    return "\n\n".join(t for t in texts if t), (sum(confs) / len(confs) if confs else 0.0)
+    return "\n\n".join(PAGE_MARK + t for t in texts), (sum(confs) / len(confs) if confs else 0.0)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import SourceError
+from ..pages import PAGE_MARK
 from .ocr import MAX_PAGES, ocr_pages, require_engine
 
 _PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]+")
@@ -392,7 +393,9 @@ def read_pdf(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
     for page in _drop_running_heads(pages):
         if page:
             # a paragraph that runs over the page break continues on the next page
-            text += (" " if text and text[-1] not in _SENTENCE_END else "\n\n" if text else "") + page
+            text += (" " if text and text[-1] not in _SENTENCE_END else "\n\n" if text else "") + PAGE_MARK + page
+        else:
+            text += PAGE_MARK  # an empty page still counts
     letters = sum(1 for c in text if c.isalpha())
     if letters < 3:
         if unmapped > 20:
