@@ -56,6 +56,14 @@ def fold_digits(text: str) -> str:
     return text.translate(_DIGITS)
 
 
+_TO_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def indic_digits(text: str) -> str:
+    """Write ASCII digits as Arabic-Indic ones (٠-٩), for numbers the interface shows, never for source text."""
+    return text.translate(_TO_INDIC)
+
+
 def normalize(text: str, fold: bool = True) -> str:
     """Normalise for matching: marks stripped, alef forms unified, digits folded, lower case.
 

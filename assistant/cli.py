@@ -32,7 +32,9 @@ def render_answer(answer) -> str:  # type: ignore[no-untyped-def]
     The short answer (the answer's span), when there is one, comes first on a line of its own; the reader's
     note (why the rule answerer answered when the trained reader was wanted), when there is one, comes last.
     """
-    from .messages import message
+    import re
+
+    from .messages import message, number
 
     lines = []
     short = answer.short_answer
@@ -40,14 +42,16 @@ def render_answer(answer) -> str:  # type: ignore[no-untyped-def]
         lines.append(message("short_answer_line", text=short.text.strip()))
     if answer.resolved_question and answer.resolved_question != answer.question:
         lines.append(f"({answer.resolved_question})")
-    lines.append(answer.text)
+    cited = {c.n for c in answer.citations}  # only real markers are written in the chosen digits, never source text
+    lines.append(re.sub(r"\[(\d{1,3})\]", lambda m: f"[{number(int(m.group(1)))}]" if int(m.group(1)) in cited
+                        else m.group(0), answer.text))
     if answer.citations:
         lines += ["", message("citations_header")]
         for c in answer.citations:
             where = message("citation_where", title=c.title, paragraph=c.paragraph, start=c.start, end=c.end)
             if c.page:
                 where += "، " + message("citation_page", page=c.page)
-            lines.append(f"[{c.n}] {where}")
+            lines.append(f"[{number(c.n)}] {where}")
             lines.append(f"    «{c.quote}»")
     note = (answer.reader_note or "").strip()
     if note:
@@ -265,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .backends import load_plugins
     from .config import load_settings
     from .errors import UserError, render
-    from .messages import message, use_folder
+    from .messages import message, use_digits, use_folder
 
     args = _parser().parse_args(argv)
     try:
@@ -274,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(message("settings_bad", error=exc))
         return EXIT_USER
     use_folder(settings.prompts)
+    use_digits(settings.digits)
     try:
         load_plugins(settings.plugins)
         rc = COMMANDS[args.command](settings, args)

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(120.0, gt=0, description="seconds to wait for the endpoint")
     host: str = Field("127.0.0.1", description="address the web chat listens on")
     port: int = Field(7860, ge=0, le=65535, description="port the web chat listens on")
+    digits: Literal["latin", "arabic"] = Field("latin", description="digits of the numbers the interface shows (counts, paragraphs, pages, citation markers): `latin` (0-9) or `arabic` (٠-٩); the sources' own text is never changed")
     web_concurrency: int = Field(8, ge=1, description="questions the web chat answers at once (chat and API together); more wait in Gradio's queue")
 
     @classmethod

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 _folder: Path | None = None
+_digits = "latin"  # "latin" (0-9) or "arabic" (٠-٩): the digits of the numbers messages show
 
 
 def packaged_folder() -> Path:
@@ -27,6 +28,19 @@ def use_folder(folder: Path | None) -> None:
     """Make ``folder`` the prompts folder for calls that name none (None: the packaged copy)."""
     global _folder
     _folder = Path(folder) if folder else None
+
+
+def use_digits(style: str) -> None:
+    """Show the numbers of messages (counts, paragraphs, pages, citation markers) in ``style`` digits."""
+    global _digits
+    _digits = "arabic" if style == "arabic" else "latin"
+
+
+def number(n: int) -> str:
+    """A number as the interface shows it (in the digits chosen by :func:`use_digits`)."""
+    from .arabic import indic_digits
+
+    return indic_digits(str(n)) if _digits == "arabic" else str(n)
 
 
 @lru_cache(maxsize=8)
@@ -56,10 +70,11 @@ def message(key: str, folder: Path | None = None, /, **values: Any) -> str:
     if key not in texts:
         raise KeyError(f"no message {key!r} in prompts/")
     text = texts[key]
+    shown = {k: number(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in values.items()}
     if isinstance(text, dict):
         forms = text
         text = forms.get(plural_category(values.get("count", 0)), forms["other"])
-    return str(text).format(**values)
+    return str(text).format(**shown)
 
 
 def prompt(name: str, folder: Path | None = None) -> str:

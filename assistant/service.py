@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Collection
 from . import backends, chat, ingest, rights, store
 from .question import validate_question
 from .config import Settings, load_settings
-from .messages import use_folder
+from .messages import use_digits, use_folder
 from .models import Answer, Source
 from .pages import page_at
 
@@ -32,6 +32,7 @@ class Assistant:
                  embedder: "Embedder | None" = None, answerer: "AnswererFactory | None" = None) -> None:
         self.settings = settings
         use_folder(self.settings.prompts)
+        use_digits(self.settings.digits)
         backends.load_plugins(self.settings.plugins)
         self._progress = progress
         self._embedder = embedder

@@ -53,7 +53,7 @@ from .accounts import Accounts  # noqa: E402
 from .history import History  # noqa: E402
 from .webpage import ArabicPage  # noqa: E402
 from .errors import QuestionError  # noqa: E402
-from .messages import message  # noqa: E402
+from .messages import message, number  # noqa: E402
 from .models import Answer, Source  # noqa: E402
 from .service import Assistant  # noqa: E402
 from .sources import SourceError, safe_upload_name, supported_extensions  # noqa: E402
@@ -114,6 +114,7 @@ def _escaped(value: Any) -> Any:
 _ENV = jinja2.Environment(loader=jinja2.FunctionLoader(resource_text), autoescape=True, finalize=_escaped,
                           undefined=jinja2.StrictUndefined)
 _ENV.filters["bidi_dir"] = bidi_dir
+_ENV.globals["num"] = number  # numbers the interface shows, in the digits the chat is set to use
 
 
 def render(name: str, **values: Any) -> str:
@@ -186,7 +187,7 @@ def _link_markers(text: str, turn: int, cites: dict[int, dict[str, Any]], t: Tex
         if c.get("page"):
             title += "، " + t("ui_page", page=c["page"])
         out.extend(_short_marked(text, pos, m.start(), short, short_title))
-        out.append(Seg("cite", [m.group(0)], title=title, href=f"#cite-{turn}-{n}"))
+        out.append(Seg("cite", [f"[{number(n)}]"], title=title, href=f"#cite-{turn}-{n}"))
         pos = m.end()
     out.extend(_short_marked(text, pos, len(text), short, short_title))
     return out

@@ -20,3 +20,20 @@ def test_counts_agree_with_their_nouns(n: int, text: str) -> None:
 
 def test_a_value_named_folder_is_a_value_not_the_prompts_folder() -> None:
     assert "/some/where" in message("no_sources", folder="/some/where")
+
+
+def test_the_digits_setting_writes_interface_numbers_not_source_text() -> None:
+    from assistant import cli
+    from assistant.messages import use_digits
+    from assistant.models import Answer, Citation
+
+    ans = Answer(question="كم؟", text="من 181 دولة [1]", refused=False, citations=(
+        Citation(n=1, source_id="s", title="المقال", paragraph=2, start=0, end=9, quote="من 181 دولة", page=12),))
+    try:
+        use_digits("arabic")
+        assert message("ui_sources_count", packaged_folder(), count=14).startswith("١٤ مصدرًا")
+        shown = cli.render_answer(ans)
+        assert "من 181 دولة [١]" in shown and "الفقرة ٢" in shown and "ص ١٢" in shown and "«من 181 دولة»" in shown
+    finally:
+        use_digits("latin")
+    assert "من 181 دولة [1]" in cli.render_answer(ans) and "ص 12" in cli.render_answer(ans)

@@ -682,3 +682,18 @@ def test_regenerate_export_and_past_conversations(web_app, browser) -> None:  # 
     page.locator("#chat").get_by_text(Q_COUNTRIES).first.wait_for(timeout=15_000)
     _shot(page, "web-past-conversations.png")
     ctx.close()
+
+
+def test_arabic_digits_in_markers_counts_and_pages(texts) -> None:  # type: ignore[no-untyped-def]
+    from assistant.messages import use_digits
+    from assistant.web import render_answer
+
+    answer = {"answer": "من 181 دولة [1]", "refused": False, "citations": [
+        {"n": 1, "source_id": "s", "title": "المقال", "paragraph": 2, "start": 0, "end": 9, "quote": "من 181 دولة",
+         "page": 3}]}
+    try:
+        use_digits("arabic")
+        html = render_answer(0, answer, texts)
+    finally:
+        use_digits("latin")
+    assert "[١]" in html and "181" in html and "ص ٣" in html and "[1]" not in html
