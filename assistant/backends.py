@@ -55,6 +55,7 @@ _Entry = Union[str, Callable]
 FALLBACK_EMBEDDER = "sentence-transformers"  # any other embed_model value: a sentence-transformers id or folder
 EMBEDDERS: dict[str, _Entry] = {
     "e5-small": "assistant.embedding:load_e5_small",
+    "e5-small-int8": "assistant.embedding:load_e5_small_int8",
     FALLBACK_EMBEDDER: "assistant.embedding:load_sentence_transformer",
 }
 ANSWERERS: dict[str, _Entry] = {

@@ -39,6 +39,18 @@ def load_e5_small(spec: str, cache_dir: Path, say: Progress) -> "BaseEmbedding":
     return _huggingface(str(folder), spec, say, e5=True)
 
 
+def load_e5_small_int8(spec: str, cache_dir: Path, say: Progress) -> "BaseEmbedding":
+    """e5-small with its Linear layers quantised to int8 (torch dynamic quantisation): faster on CPU, for a
+    few hundredths of retrieval quality (see the README's measurement). Its vectors differ from fp32 ones, so
+    an index must be built and queried with the same one (the setting names it: ``e5-small-int8``)."""
+    import torch
+
+    model = load_e5_small(spec, cache_dir, say)
+    bert = model._model[0].auto_model  # type: ignore[attr-defined]  (the SentenceTransformer's BertModel)
+    torch.ao.quantization.quantize_dynamic(bert, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return model
+
+
 def load_sentence_transformer(spec: str, cache_dir: Path, say: Progress) -> "BaseEmbedding":
     """Any other sentence-transformers model, by local folder or by an id already in the Hugging Face cache."""
     _force_offline()

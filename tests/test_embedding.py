@@ -149,3 +149,13 @@ def test_interrupted_prepare_leaves_nothing(tmp_path: Path) -> None:
         prepare_e5_small(target, crash_once_weights_are_written)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
+
+
+def test_the_int8_embedder_stays_close_to_fp32(cache_dir: Path, embed) -> None:  # type: ignore[no-untyped-def]
+    """Close, not equal: the retrieval it costs is measured by the eval suites (README), not assumed here."""
+    int8 = get_embed_model("e5-small-int8", cache_dir)
+    assert int8 is not embed
+    sents = article_sentences()
+    a = np.array(embed.get_text_embedding_batch(sents))
+    b = np.array(int8.get_text_embedding_batch(sents))
+    assert cosines(a, b).min() > 0.9 and cosines(a, b).mean() > 0.95 and cosines(a, b).min() < 0.9999
