@@ -353,3 +353,29 @@ def test_a_citation_into_a_pdf_names_its_page(tmp_path: Path) -> None:
     assert "85" in ans.text and ans.citations[0].page == 3
     assert ans.to_dict()["citations"][0]["page"] == 3
     assert "ص 3" in cli.render_answer(ans)
+
+
+def test_a_two_column_page_is_read_right_column_first(tmp_path: Path) -> None:
+    """A newspaper layout: the heading over both columns, then the right column, then the left, never
+    a line of one joined to a line of the other."""
+    from assistant.formats.pdf import read_pdf
+    from makedocs import _pdf
+
+    right = ("افتتحت مدينة فاس معرضا دوليا للكتاب شارك فيه ناشرون من عشرين بلدا عربيا وأجنبيا، وعرضت فيه دور"
+             " النشر المغربية أكثر من ثلاثة آلاف عنوان جديد في الأدب والتاريخ والعلوم.")
+    left = ("وبلغ عدد زوار المعرض في أيامه الخمسة نحو خمسة وثمانين ألف زائر حسب المنظمين، وأقيمت على هامشه ندوات"
+            " عن الترجمة والنشر الرقمي وحقوق المؤلفين في العالم العربي.")
+    pdf = _pdf("عمودان")
+    pdf.set_text_shaping(use_shaping_engine=True)
+    pdf.add_page()
+    pdf.set_font_size(16)
+    pdf.multi_cell(0, 10, "معرض الكتاب في فاس", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font_size(12)
+    y = pdf.get_y()
+    pdf.set_xy(110, y)
+    pdf.multi_cell(90, 8, right, align="R")
+    pdf.set_xy(10, y)
+    pdf.multi_cell(90, 8, left, align="R")
+    pdf.output(str(tmp_path / "columns.pdf"))
+    text, _ = split_pages(read_pdf(tmp_path / "columns.pdf", (tmp_path / "columns.pdf").read_bytes())[1])
+    assert text.split("\n\n") == ["معرض الكتاب في فاس", right, left]

@@ -268,8 +268,77 @@ def _with_spaces(glyphs: list[Glyph]) -> list[Glyph]:
     return out
 
 
+GUTTER_MIN = 12.0  # points: an empty vertical band this wide, down the page, separates two columns
+
+
+def _rows(glyphs: list[Glyph]) -> list[list[Glyph]]:
+    """Glyphs grouped by line (vertical centre), top first, without touching them (``_lines`` attaches marks)."""
+    rows: list[tuple[float, float, list[Glyph]]] = []
+    for g in sorted(glyphs, key=lambda g: -(g.y0 + g.y1) / 2):
+        cy = (g.y0 + g.y1) / 2
+        if rows and abs(rows[-1][0] - cy) <= 0.4 * max(rows[-1][1], g.size):
+            rows[-1][2].append(g)
+        else:
+            rows.append((cy, g.size, [g]))
+    return [r[2] for r in rows]
+
+
+def _gutter(glyphs: list[Glyph]) -> float | None:
+    """The x of the gap between two columns of text, or None for a page set in one column.
+
+    A gutter is a vertical band in the middle half of the page's text, at least GUTTER_MIN wide, that no row of
+    text crosses but one, or one in ten (headings over both columns), with a fifth of the glyphs or more on
+    each side. Word spaces are a few points wide, so a page in one column has none.
+    """
+    ink = [g for g in glyphs if g.text.strip() and not _is_mark(g.text)]
+    lines = _rows(ink)  # a row holds a line of each column
+    if len(lines) < 4:
+        return None
+    x0, x1 = min(g.x0 for g in ink), max(g.x1 for g in ink)
+    crossing = [0] * (int(x1 - x0) + 2)
+    for ln in lines:
+        covered = set()
+        for g in ln:
+            covered.update(range(int(g.x0 - x0), int(g.x1 - x0) + 1))
+        for b in covered:
+            crossing[b] += 1
+    allowed = max(1, len(lines) // 10)
+    best, run = (0, 0), None
+    for b in range(int(0.25 * (x1 - x0)), int(0.75 * (x1 - x0)) + 2):
+        if crossing[b] <= allowed:
+            run = b if run is None else run
+            continue
+        if run is not None and b - run > best[1] - best[0]:
+            best = (run, b)
+        run = None
+    if best[1] - best[0] < GUTTER_MIN:
+        return None
+    cut = x0 + (best[0] + best[1]) / 2
+    left = sum(1 for g in ink if (g.x0 + g.x1) / 2 < cut)
+    return cut if min(left, len(ink) - left) >= 0.2 * len(ink) else None
+
+
 def _page_text(glyphs: list[Glyph]) -> str:
-    """The text of one page, in reading order: lines top to bottom, paragraphs separated by blank lines."""
+    """The text of one page, in reading order: lines top to bottom, paragraphs separated by blank lines.
+
+    A page set in two columns is read column by column, the right one first when the page is right to left.
+    """
+    cut = _gutter(glyphs)
+    if cut is not None:
+        # a line with a glyph across the gutter (a heading over both columns) is read whole, first
+        spanning = {id(g) for ln in _rows(glyphs) if any(g.x0 < cut < g.x1 for g in ln) for g in ln}
+        across = [g for g in glyphs if id(g) in spanning]
+        right = [g for g in glyphs if id(g) not in spanning and (g.x0 + g.x1) / 2 >= cut]
+        left = [g for g in glyphs if id(g) not in spanning and (g.x0 + g.x1) / 2 < cut]
+        strong = [g.cls for g in glyphs]
+        first, second = (right, left) if strong.count("R") > strong.count("L") else (left, right)
+        parts = [_lines_text(across), _lines_text(first), _lines_text(second)]
+        return "\n\n".join(p for p in parts if p)
+    return _lines_text(glyphs)
+
+
+def _lines_text(glyphs: list[Glyph]) -> str:
+    """The text of a block of glyphs set as one column."""
     lines = _lines(glyphs)
     if not lines:
         return ""
