@@ -141,11 +141,19 @@ def chroma_client(gen: Path, settings: Any):  # type: ignore[no-untyped-def]
 
 
 def collection_name(settings: Any) -> str:
-    """The Chroma collection name for these settings (the embedding model is part of it)."""
+    """The Chroma collection name for these settings (the embedding model is part of it).
+
+    On a shared Chroma server the home folder is part of it too: two projects pointed at one server never
+    write into each other's collection (the embedded store lives inside its own index folder already).
+    """
+    import hashlib
     import re
 
     model = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.embed_model).strip("-._")[-40:] or "model"
-    return f"{settings.collection}-{model}"[:200]
+    name = f"{settings.collection}-{model}"
+    if settings.chroma_host:
+        name += "-" + hashlib.sha256(str(Path(settings.index).resolve()).encode("utf-8")).hexdigest()[:10]
+    return name[:200]
 
 
 def read_manifest(gen: Path | None) -> dict[str, Source]:

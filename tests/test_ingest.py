@@ -135,3 +135,13 @@ def test_add_replace_swaps_in_a_new_version_and_the_old_comes_back_on_failure(ho
     with pytest.raises(OSError):
         add_files(settings, [old], replace_existing=True)
     assert "650" in (home / "sources" / "port.txt").read_text(encoding="utf-8")  # the live version's file is back
+
+
+def test_a_shared_chroma_server_gets_one_collection_per_project(tmp_path):  # type: ignore[no-untyped-def]
+    from assistant import store
+
+    a, b = make_settings(tmp_path / "a"), make_settings(tmp_path / "b")
+    assert store.collection_name(a) == store.collection_name(b)  # embedded: each index folder has its own store
+    sa, sb = a.replace(chroma_host="127.0.0.1"), b.replace(chroma_host="127.0.0.1")
+    assert store.collection_name(sa) != store.collection_name(sb)
+    assert store.collection_name(sa) == store.collection_name(a.replace(chroma_host="chroma.local"))
