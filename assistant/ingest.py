@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -110,6 +111,25 @@ def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
     return report
 
 
+MAX_ADD = 5000  # chunks per call into Chroma (also bounded by what the Chroma client says it accepts)
+
+
+@functools.cache
+def _batched(store_cls: type) -> type:
+    """The Chroma vector store, adding nodes in slices Chroma accepts (it refuses more than its max batch size:
+    5461 here, so one sync of a 10,000-chunk library failed before)."""
+
+    class BatchedChromaVectorStore(store_cls):  # type: ignore[misc, valid-type]
+        def add(self, nodes, **kwargs):  # type: ignore[no-untyped-def]
+            step = getattr(self, "_batch", 5000)
+            ids: list[str] = []
+            for i in range(0, len(nodes), step):
+                ids += super().add(nodes[i:i + step], **kwargs)
+            return ids
+
+    return BatchedChromaVectorStore
+
+
 def _write_generation(settings: Settings, live: Path | None, known: dict[str, Source], found: dict[str, Source],
                       report: SyncReport, say: Progress) -> int:
     from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
@@ -124,7 +144,8 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
     try:
         client = store.chroma_client(work, settings)
         collection = client.get_or_create_collection(store.collection_name(settings), metadata={"hnsw:space": "cosine"})
-        vector_store = ChromaVectorStore(chroma_collection=collection)
+        vector_store = _batched(ChromaVectorStore)(chroma_collection=collection)
+        vector_store._batch = max(1, min(int(client.get_max_batch_size()), MAX_ADD))
         docstore_path = work / "docstore.json"
         docstore = SimpleDocumentStore.from_persist_path(str(docstore_path)) if docstore_path.exists() else SimpleDocumentStore()
         for sid in report.removed + report.changed:

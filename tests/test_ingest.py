@@ -145,3 +145,28 @@ def test_a_shared_chroma_server_gets_one_collection_per_project(tmp_path):  # ty
     sa, sb = a.replace(chroma_host="127.0.0.1"), b.replace(chroma_host="127.0.0.1")
     assert store.collection_name(sa) != store.collection_name(sb)
     assert store.collection_name(sa) == store.collection_name(a.replace(chroma_host="chroma.local"))
+
+
+def test_chunks_go_into_chroma_in_batches_it_accepts(article_home, monkeypatch):  # type: ignore[no-untyped-def]
+    """Chroma refuses an add over its max batch size (5461 here): a 10,000-chunk sync failed before."""
+    from assistant import ingest, store
+    from assistant.service import Assistant
+
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    sizes: list[int] = []
+    real_add = ChromaVectorStore.add
+
+    def spy(self, nodes, **kwargs):  # type: ignore[no-untyped-def]
+        sizes.append(len(nodes))
+        return real_add(self, nodes, **kwargs)
+
+    monkeypatch.setattr(ChromaVectorStore, "add", spy)
+    monkeypatch.setattr(ingest, "MAX_ADD", 3)
+    settings = make_settings(article_home)
+    report = ingest.sync(settings)
+    assert report.added == [ARTICLE_ID] and report.embedded > 3
+    assert max(sizes) <= 3 and sum(sizes) == report.embedded
+    assert Assistant(settings).source(ARTICLE_ID).chunks == report.embedded
+    client = store.chroma_client(store.current_generation(settings.index), settings)
+    assert client.get_collection(store.collection_name(settings)).count() == report.embedded
