@@ -432,6 +432,16 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def _open(browser, url: str, width: int = 1400, height: int = 900, **options):  # type: ignore[no-untyped-def]
+    """(context, page) of a new Arabic-locale browser context on the chat, its sources listed."""
+    ctx = browser.new_context(locale=options.pop("locale", "ar"), viewport={"width": width, "height": height}, **options)
+    page = ctx.new_page()
+    page.goto(url)
+    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#sources-list a.open-source", state="attached")
+    return ctx, page
+
+
 def _ask(page, question: str, n_answers: int):  # type: ignore[no-untyped-def]
     """Type a question, send it, wait for answer number ``n_answers`` (1-based) and return its locator."""
     page.fill("#question textarea", question)
@@ -616,11 +626,7 @@ def test_the_page_is_arabic_under_an_english_browser(web_app, browser) -> None: 
 
 @pytest.mark.browser
 def test_a_reload_keeps_the_conversation(web_app, browser) -> None:  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(locale="ar", viewport={"width": 1400, "height": 900})
-    page = ctx.new_page()
-    page.goto(web_app["url"])
-    page.wait_for_selector("#question textarea")
-    page.wait_for_selector("#sources-list a.open-source")
+    ctx, page = _open(browser, web_app["url"])
     answer = _ask(page, Q_COUNTRIES, 1)
     said = answer.inner_text()
     page.reload()
@@ -634,11 +640,7 @@ def test_a_reload_keeps_the_conversation(web_app, browser) -> None:  # type: ign
 
 @pytest.mark.browser
 def test_on_a_phone_the_chat_fills_the_screen_and_a_citation_opens_in_place(web_app, browser) -> None:  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(locale="ar", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = ctx.new_page()
-    page.goto(web_app["url"])
-    page.wait_for_selector("#question textarea")
-    page.wait_for_selector("#sources-list a.open-source", state="attached")
+    ctx, page = _open(browser, web_app["url"], 390, 844, is_mobile=True, has_touch=True)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "horizontal scroll"
     assert page.locator("#chat").bounding_box()["height"] >= 0.7 * 844
     answer = _ask(page, Q_COUNTRIES, 1)
@@ -661,10 +663,7 @@ def test_on_a_phone_the_chat_fills_the_screen_and_a_citation_opens_in_place(web_
 
 @pytest.mark.browser
 def test_regenerate_export_and_past_conversations(web_app, browser) -> None:  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(locale="ar", viewport={"width": 1400, "height": 1000})
-    page = ctx.new_page()
-    page.goto(web_app["url"])
-    page.wait_for_selector("#sources-list a.open-source")
+    ctx, page = _open(browser, web_app["url"], height=1000)
     page.click("#clear")  # start from an empty conversation (the browser may keep one from another test)
     _ask(page, Q_COUNTRIES, 1)
     page.click("#regenerate")  # the last answer asked again, in its place: still one answer
