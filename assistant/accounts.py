@@ -102,7 +102,11 @@ class Accounts:
 
     def get(self, name: str) -> User | None:
         """The user of that name, or None."""
-        return next((u for u in self.list() if u.name == name), None)
+        if not self.path.is_file():
+            return None
+        with closing(self._connect()) as con:
+            row = con.execute("SELECT name, role, created FROM users WHERE name = ?", (name,)).fetchone()
+        return User(*row) if row else None
 
     def verify(self, name: str, password: str) -> User | None:
         """The user when the password is theirs, else None (the same time spent either way)."""

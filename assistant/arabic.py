@@ -243,3 +243,33 @@ NAME_Q_PAIRS = (("من", "هو"), ("من", "هي"), ("من", "هم"), ("ما", "
 PERSON_HEADS = {"رييس", "مدير", "امين", "وزير", "ملك", "قايد", "مسوول", "زعيم", "مدرب", "لاعب", "كاتب", "مولف",
                  "سفير", "نايب", "عضو", "مفوض", "والي", "حاكم", "شخص", "رجل", "امراه", "متحدث", "ناطق", "قاضي",
                  "رييسه", "مديره", "وزيره", "الفايز", "بطل", "مخرج", "صحفي", "عميد", "محافظ", "مستشار"}
+
+
+# Follow-up questions: question words, pronouns and back-references (chat.py decides with them).
+# Question words, Modern Standard and the dialects the suites hold, normalised (أ إ آ -> ا, ى -> ي).
+QUESTION_WORDS = {"متي", "اين", "كم", "من", "ما", "ماذا", "لماذا", "كيف", "هل", "اي", "ايه", "وين", "فين", "شنو", "علاش",
+                  "امتي", "قديش", "شحال", "كيفاش", "شكون", "اش", "مما", "عما", "فيم", "بم", "لم"}
+GLUED_PREFIXES = ("و", "ف", "ل", "ب")  # a conjunction or preposition written as one word with what follows
+PRONOUNS = {"هو", "هي", "هم", "هما", "هن"}
+DEMONSTRATIVES = {"هناك", "هنالك", "ذلك", "تلك", "هذه", "هذا", "هؤلاء", "اولئك", "ذاك"}
+PREPOSITIONS = ("مع", "في", "عن", "من", "ل", "ب", "علي", "الي", "عند", "لدي", "منذ", "حول")
+PRONOUN_SUFFIXES = ("هما", "هم", "هن", "ها", "ه")
+
+
+def is_question_word(word: str) -> bool:
+    """A question word, perhaps with a glued conjunction or preposition («ولأي», «وبماذا», «فمتى»)."""
+    w = word
+    for _ in range(2):
+        if w in QUESTION_WORDS:
+            return True
+        if len(w) > 2 and w[0] in GLUED_PREFIXES:
+            w = w[1:]
+    return w in QUESTION_WORDS
+
+
+def is_back_reference(word: str) -> bool:
+    """A word that points back: a demonstrative, or a preposition carrying a pronoun («معها», «فيه», «بهما»)."""
+    w = word[1:] if len(word) > 3 and word[0] in ("و", "ف") else word
+    if w in DEMONSTRATIVES:
+        return True
+    return any(w == p + s for p in PREPOSITIONS for s in PRONOUN_SUFFIXES)

@@ -14,15 +14,6 @@ from dataclasses import dataclass
 
 from . import arabic
 
-# question words, Modern Standard and the dialects the suites hold, normalised (أ إ آ -> ا, ى -> ي)
-_QWORDS = {"متي", "اين", "كم", "من", "ما", "ماذا", "لماذا", "كيف", "هل", "اي", "ايه", "وين", "فين", "شنو", "علاش",
-           "امتي", "قديش", "شحال", "كيفاش", "شكون", "اش", "مما", "عما", "فيم", "بم", "لم"}
-_GLUED = ("و", "ف", "ل", "ب")  # a conjunction or preposition written as one word with what follows
-_PRONOUNS = {"هو", "هي", "هم", "هما", "هن"}
-_DEMONSTRATIVES = {"هناك", "هنالك", "ذلك", "تلك", "هذه", "هذا", "هؤلاء", "اولئك", "ذاك"}
-_PREPOSITIONS = ("مع", "في", "عن", "من", "ل", "ب", "علي", "الي", "عند", "لدي", "منذ", "حول")
-_SUFFIXES = ("هما", "هم", "هن", "ها", "ه")
-
 
 @dataclass(frozen=True)
 class Resolution:
@@ -32,25 +23,6 @@ class Resolution:
     followup_of: str = ""  # the earlier question (as typed) whose topic completed it; "" when it stood alone
 
 
-def _qword(word: str) -> bool:
-    """A question word, perhaps with a glued conjunction or preposition («ولأي», «وبماذا», «فمتى»)."""
-    w = word
-    for _ in range(2):
-        if w in _QWORDS:
-            return True
-        if len(w) > 2 and w[0] in _GLUED:
-            w = w[1:]
-    return w in _QWORDS
-
-
-def _reference(word: str) -> bool:
-    """A word that points back: a demonstrative, or a preposition carrying a pronoun («معها», «فيه», «بهما»)."""
-    w = word[1:] if len(word) > 3 and word[0] in ("و", "ف") else word
-    if w in _DEMONSTRATIVES:
-        return True
-    return any(w == p + s for p in _PREPOSITIONS for s in _SUFFIXES)
-
-
 def _parts(question: str) -> tuple[list[str], bool, bool]:
     """(content words, starts with a conjunction, holds a back-reference) of a question."""
     ws = arabic.words(question)
@@ -58,19 +30,20 @@ def _parts(question: str) -> tuple[list[str], bool, bool]:
     content: list[str] = []
     refers = False
     for i, w in enumerate(ws):
-        if _qword(w):
+        if arabic.is_question_word(w):
             continue
-        if w in _PRONOUNS:
-            refers = refers or not (i > 0 and _qword(ws[i - 1]))  # «ما هي ...»: a copula, not a reference
+        if w in arabic.PRONOUNS:
+            refers = refers or not (i > 0 and arabic.is_question_word(ws[i - 1]))  # «ما هي ...»: a copula, not a reference
             continue
-        if _reference(w):
+        if arabic.is_back_reference(w):
             refers = True
             continue
         if w in stops or (w[0] in ("و", "ف") and w[1:] in stops) or len(w) < 2:
             continue
         content.append(w)
     # «ومتى…», «ولأي…», or a glued conjunction before a preposition and a question word («وفي أي…»)
-    conj = bool(ws) and ws[0][0] in ("و", "ف") and (_qword(ws[0]) or (len(ws) > 1 and _qword(ws[1])))
+    conj = bool(ws) and ws[0][0] in ("و", "ف") and (arabic.is_question_word(ws[0])
+                                                   or (len(ws) > 1 and arabic.is_question_word(ws[1])))
     return content, conj, refers
 
 

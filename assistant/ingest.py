@@ -235,15 +235,30 @@ def add_files(settings: Settings, paths: list[Path], progress: Progress | None =
 
 def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None, owner: str, target: Path,
                 exts: set[str], replace_existing: bool = False) -> SyncReport:
-    """``add_files`` with the writer lock held."""
+    """``add_files`` with the writer lock held: copy what is new, then sync; on any failure put everything back."""
     live = store.current_generation(settings.index)
     known = {sid: s for sid, s in store.read_manifest(live).items() if s.owner in ("", owner)}
+    copied: list[Path] = []
+    kept: dict[Path, bytes] = {}  # files replaced, with their old bytes (put back if the index cannot follow)
+    try:
+        failed = _copy_in(settings, _expand(paths, exts), target, known, replace_existing, copied, kept)
+        report = sync(settings, progress)
+    except BaseException:
+        for c in copied:  # nothing half-added: the files go when the index could not take them
+            c.unlink(missing_ok=True)
+        for path, data in kept.items():  # and the versions they replaced come back
+            path.write_bytes(data)
+        raise
+    report.failed.update(failed)
+    return report
+
+
+def _copy_in(settings: Settings, files: list[Path], target: Path, known: dict[str, Source], replace_existing: bool,
+             copied: list[Path], kept: dict[Path, bytes]) -> dict[str, str]:
+    """Copy each readable, new file into ``target`` (recording what was copied and set aside); the failures."""
     by_hash = {s.content_hash: sid for sid, s in known.items()}
     failed: dict[str, str] = {}
-    files = _expand(paths, exts)
-    copied: list[Path] = []
     taken: set[str] = set()
-    kept: dict[Path, bytes] = {}  # files replaced, with their old bytes (put back if the index cannot follow)
     for f in files:
         try:
             src = read_source(f, max_bytes=int(settings.max_file_mb * 1e6))
@@ -259,31 +274,21 @@ def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None
             if not (replace_existing and by_hash[src.content_hash] == sid):  # replacing with the same text: nothing to do
                 failed[f.name] = SourceError("duplicate", name=f.name, existing=by_hash[src.content_hash]).text()
             continue
-        if replace_existing and sid in known and sid not in taken:
+        in_place = dest.exists() and dest.resolve() == f.resolve()  # already in the sources folder: sync indexes it
+        if replace_existing and sid in known and sid not in taken and not in_place:
             kept.update(_set_aside(settings, sid))
-        if dest.exists() and dest.resolve() == f.resolve():
-            pass  # a file already in the sources folder: the sync below indexes it
-        elif dest.exists() or sid in known and not replace_existing or sid in taken:
+        if not in_place and (dest.exists() or sid in known and not replace_existing or sid in taken):
             # another source already has this id (same file name, different content): never overwrite it
             failed[f.name] = SourceError("name_taken", name=f.name, existing=sid).text()
             continue
         taken.add(sid)
         by_hash[src.content_hash] = sid
-        if dest.resolve() != f.resolve():
+        if not in_place:
             tmp = dest.with_name(f".{dest.name}.tmp")
             shutil.copyfile(f, tmp)
             os.replace(tmp, dest)
             copied.append(dest)
-    try:
-        report = sync(settings, progress)
-    except BaseException:
-        for c in copied:  # nothing half-added: the files go when the index could not take them
-            c.unlink(missing_ok=True)
-        for path, data in kept.items():  # and the versions they replaced come back
-            path.write_bytes(data)
-        raise
-    report.failed.update(failed)
-    return report
+    return failed
 
 
 def _set_aside(settings: Settings, sid: str) -> dict[Path, bytes]:

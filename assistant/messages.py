@@ -53,11 +53,16 @@ def _load(folder: str) -> dict[str, Any]:
     return data
 
 
-def plural_category(n: int) -> str:
-    """The CLDR plural category of ``n`` in Arabic: zero, one, two, few, many or other (Babel's rules)."""
+@lru_cache(maxsize=1)
+def _arabic_plural():  # type: ignore[no-untyped-def]
     from babel import Locale
 
-    return str(Locale("ar").plural_form(abs(int(n))))
+    return Locale("ar").plural_form
+
+
+def plural_category(n: int) -> str:
+    """The CLDR plural category of ``n`` in Arabic: zero, one, two, few, many or other (Babel's rules)."""
+    return str(_arabic_plural()(abs(int(n))))
 
 
 def message(key: str, folder: Path | None = None, /, **values: Any) -> str:

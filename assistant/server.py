@@ -19,8 +19,8 @@ def _say(text: str) -> None:
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is reachable from this machine only."""
-    if host in ("localhost", ""):
-        return host == "localhost"
+    if host == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:

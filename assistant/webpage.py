@@ -32,6 +32,12 @@ def arabic_html(body: bytes) -> bytes:
     return body if i < 0 else body[: i + 6] + ARABIC_SCRIPT + body[i + 6:]
 
 
+def _is_page(path: str) -> bool:
+    """Whether a path can serve the app's page: not the API, not a file (an asset has an extension)."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return not path.startswith(("/gradio_api", "/assets", "/static", "/file")) and "." not in last
+
+
 class ArabicPage:
     """ASGI middleware: every HTML page goes out through :func:`arabic_html` (uncompressed, length fixed)."""
 
@@ -40,10 +46,10 @@ class ArabicPage:
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
                        send: Callable[[Message], Awaitable[None]]) -> None:
-        if scope["type"] != "http" or scope.get("method") != "GET":
+        if scope["type"] != "http" or scope.get("method") != "GET" or not _is_page(str(scope.get("path", ""))):
             await self.app(scope, receive, send)
             return
-        # ask for an uncompressed page, so that it can be edited (the API and files are not touched)
+        # ask for an uncompressed page, so that it can be edited (scripts, styles, files and the API keep theirs)
         scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"accept-encoding"]}
         start: Message | None = None
         chunks: list[bytes] = []

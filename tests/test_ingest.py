@@ -170,3 +170,17 @@ def test_chunks_go_into_chroma_in_batches_it_accepts(article_home, monkeypatch):
     assert Assistant(settings).source(ARTICLE_ID).chunks == report.embedded
     client = store.chroma_client(store.current_generation(settings.index), settings)
     assert client.get_collection(store.collection_name(settings)).count() == report.embedded
+
+
+def test_replacing_a_source_with_its_own_edited_file_keeps_the_file(home):  # type: ignore[no-untyped-def]
+    """`add --replace sources/port.txt` after editing it in place: the file is indexed, never set aside and lost."""
+    from assistant.ingest import add_files
+
+    settings = make_settings(home)
+    live = home / "sources" / "port.txt"
+    live.write_text("افتتحت مدينة أكادير ميناء جديدا للصيد البحري بطاقة تبلغ 400 قارب.", encoding="utf-8")
+    assert add_files(settings, [live]).added == ["port"]
+    live.write_text("افتتحت مدينة أكادير ميناء جديدا للصيد البحري بطاقة تبلغ 650 قاربا.", encoding="utf-8")
+    report = add_files(settings, [live], replace_existing=True)
+    assert report.changed == ["port"] and not report.failed
+    assert "650" in live.read_text(encoding="utf-8")
