@@ -709,22 +709,28 @@ class WebApp:
             return status, self.sources_html(user), "", ""
         return status, self.sources_html(user), *keep
 
-    def on_load(self, turns: Turns | None, chats: Any, progress: gr.Progress = gr.Progress(),
+    def on_load(self, turns: Turns | None, chats: Any,
                 request: gr.Request = None) -> tuple[Any, ...]:  # type: ignore[assignment]
-        """On page load: the model and index ready, the sources this visitor may read, and the conversations
-        back (a signed-in user's from the server, an anonymous visitor's from the browser)."""
+        """On page load: the sources this visitor may read and the conversations back (a signed-in user's from
+        the server, an anonymous visitor's from the browser); only then may a question be sent, so that a
+        restored conversation never replaces an answer already asked for."""
         user, _ = self.who(request)
         if self.accounts is not None:
             turns, chats = self.history.load(str(user)), self.history.load_chats(str(user))
         chats = conversations.clean(chats)
         turns = [tn for tn in (turns or []) if isinstance(tn, dict) and "question" in tn]
+        return (self.sources_html(user), render_chat(turns, self.t), turns, chats,
+                gr.update(choices=conversations.choices(chats), value=None),
+                gr.update(interactive=True), gr.update(interactive=True))
+
+    def on_warm_up(self, progress: gr.Progress = gr.Progress()) -> Any:
+        """After the page is back: the model and the index loaded, with a progress note while it takes."""
         progress(None, desc=self.t("ui_preparing"))
         try:
             self.assistant.warm_up()
         except (store.NoIndex, store.IndexBusy):
             pass
-        return (self.sources_html(user), render_chat(turns, self.t), turns, chats,
-                gr.update(choices=conversations.choices(chats), value=None))
+        return gr.update()
 
     # ---- structured API (gradio_client, or plain HTTP on Gradio's call API); the same rights as the page
     def api_ask(self, question: str, history: list[str] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
@@ -782,8 +788,8 @@ class WebApp:
             with gr.Row(elem_id="ask-row"):
                 question = gr.Textbox(label=t("ui_input_label"), placeholder=t("ui_input_placeholder"), rtl=True,
                                       lines=1, max_lines=4, scale=5, elem_id="question", show_label=False,
-                                      autofocus=True)
-                send = gr.Button(t("ui_send"), variant="primary", scale=1, min_width=90, elem_id="send")
+                                      autofocus=True, interactive=False)  # until the page's conversation is back
+                send = gr.Button(t("ui_send"), variant="primary", scale=1, min_width=90, elem_id="send", interactive=False)
             clear = gr.Button(t("ui_clear"), variant="secondary", size="sm", elem_id="clear")
             history = self._history_panel()
         return {"chatbot": chatbot, "question": question, "send": send, "clear": clear, **history}
@@ -850,8 +856,10 @@ class WebApp:
         upload.upload(self.on_upload, inputs=[upload, ui["replace"]], outputs=[ui["add_status"], ui["sources_list"], upload], **adding)
         ui["paste_add"].click(self.on_paste, inputs=[ui["paste_title"], ui["paste_text"]],
                               outputs=[ui["add_status"], ui["sources_list"], ui["paste_title"], ui["paste_text"]], **adding)
-        demo.load(self.on_load, inputs=[turns, ui["chats"]], outputs=[ui["sources_list"], chatbot, turns, ui["chats"], ui["past"]],
-                  api_visibility="private")
+        restored = [ui["sources_list"], chatbot, turns, ui["chats"], ui["past"], question, ui["send"]]
+        demo.load(self.on_load, inputs=[turns, ui["chats"]], outputs=restored, api_visibility="private", queue=False,
+                  show_progress="hidden").then(
+            self.on_warm_up, outputs=[ui["sources_list"]], api_visibility="private")
 
     def _wire_history(self, turns: gr.State, ui: dict[str, Any]) -> None:
         """The events of the conversation tools: regenerate, export, and the past conversations."""

@@ -169,9 +169,9 @@ def test_a_signed_in_users_conversation_comes_back_and_stays_theirs(team) -> Non
     *_, (_, _, turns) = app.on_ask(QUESTION, [], request=alice)
     assert turns[-1]["answer"] is not None
     fresh = WebApp(team.assistant, team.accounts)  # a restarted server
-    _, chat, back, chats, _ = fresh.on_load([], [], request=alice)
+    _, chat, back, chats, *_ = fresh.on_load([], [], request=alice)
     assert back == turns and len(chat) == 2 and chats == []
-    _, chat, other, _, _ = fresh.on_load(turns, [], request=bob)  # bob in the same browser does not get alice's chat
+    _, chat, other, *_ = fresh.on_load(turns, [], request=bob)  # bob in the same browser does not get alice's chat
     assert other == [] and chat == []
     *_, chats, _ = fresh.on_clear(turns, [], request=alice)  # a new conversation: the old one is kept among the past
     assert fresh.on_load([], [], request=alice)[2] == [] and fresh.on_load([], [], request=alice)[3] == chats

@@ -437,7 +437,7 @@ def _open(browser, url: str, width: int = 1400, height: int = 900, **options):  
     ctx = browser.new_context(locale=options.pop("locale", "ar"), viewport={"width": width, "height": height}, **options)
     page = ctx.new_page()
     page.goto(url)
-    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#question textarea:not([disabled])")  # the page's conversation is back
     page.wait_for_selector("#sources-list a.open-source", state="attached")
     return ctx, page
 
@@ -472,7 +472,7 @@ def test_browser_end_to_end(web_app, browser, tmp_path: Path) -> None:  # type: 
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(web_app["url"])
-    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#question textarea:not([disabled])")
     page.wait_for_selector("#sources-list a.open-source")
     assert page.evaluate("document.documentElement.dir") == "rtl"
     # example questions are offered on the empty chat
@@ -518,7 +518,7 @@ def test_browser_end_to_end(web_app, browser, tmp_path: Path) -> None:  # type: 
     # another tab has its own conversation: the same follow-up is not resolved there
     other = ctx.new_page()
     other.goto(web_app["url"])
-    other.wait_for_selector("#question textarea")
+    other.wait_for_selector("#question textarea:not([disabled])")
     b1 = _ask(other, Q_FOLLOW, 1)
     assert b1.locator(".resolved").count() == 0
     other.close()
@@ -610,7 +610,10 @@ def test_the_page_is_arabic_under_an_english_browser(web_app, browser) -> None: 
     page.wait_for_selector("#sources-list a.open-source")
     page.wait_for_selector("#upload")
     assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
-    visible = page.evaluate("document.body.innerText")
+    visible = ""
+    for _ in range(20):  # while the page is still loading (progress, timers) as well as at rest
+        visible += "\n" + page.evaluate("document.body.innerText")
+        page.wait_for_timeout(50)
     article_titles = {s.title for s in web_app["assistant"].sources()}
     for title in article_titles:
         visible = visible.replace(title, "")
@@ -663,8 +666,7 @@ def test_on_a_phone_the_chat_fills_the_screen_and_a_citation_opens_in_place(web_
 
 @pytest.mark.browser
 def test_regenerate_export_and_past_conversations(web_app, browser) -> None:  # type: ignore[no-untyped-def]
-    ctx, page = _open(browser, web_app["url"], height=1000)
-    page.click("#clear")  # start from an empty conversation (the browser may keep one from another test)
+    ctx, page = _open(browser, web_app["url"], height=1000)  # a new context: an empty conversation
     _ask(page, Q_COUNTRIES, 1)
     page.click("#regenerate")  # the last answer asked again, in its place: still one answer
     page.wait_for_timeout(1500)
