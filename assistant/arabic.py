@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable
 
 TASHKEEL = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
@@ -88,12 +89,7 @@ def _stemmer():  # type: ignore[no-untyped-def]
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """Arabic stopwords (NLTK's list bundled with llama-index, normalised) plus question words."""
-    from llama_index.core.utils import globals_helper
-
-    globals_helper.wait_for_nltk_check()
-    from nltk.corpus import stopwords as nltk_stopwords
-
-    base = {normalize(w) for w in nltk_stopwords.words("arabic")}
+    base = {normalize(w) for w in _nltk_arabic_stopwords()}
     extra = {
         "ما", "ماذا", "من", "متي", "اين", "كيف", "كم", "لماذا", "هل", "اي", "ايه", "هو", "هي", "هم",
         "الذي", "التي", "الذين", "اذكر", "عدد", "تم", "كان", "كانت", "شنو", "شحال", "فين", "وين", "ايش",
@@ -101,6 +97,23 @@ def stopwords() -> frozenset[str]:
         "ذلك", "هذه", "هذا", "تلك", "قد", "لقد", "يوجد", "هناك", "خلال",
     }
     return frozenset(base | extra)
+
+
+def _nltk_arabic_stopwords() -> list[str]:
+    # read straight from llama-index's bundled NLTK data: importing nltk costs a fresh process about 2 s
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec and spec.submodule_search_locations:
+        listed = Path(list(spec.submodule_search_locations)[0]) / "_static/nltk_cache/corpora/stopwords/arabic"
+        if listed.is_file():
+            return [w.strip() for w in listed.read_text(encoding="utf-8").splitlines() if w.strip()]
+    from llama_index.core.utils import globals_helper
+
+    globals_helper.wait_for_nltk_check()
+    from nltk.corpus import stopwords as nltk_stopwords
+
+    return list(nltk_stopwords.words("arabic"))
 
 
 def stem(token: str) -> str:

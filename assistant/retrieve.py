@@ -8,6 +8,7 @@ sources answer at all; the fused, min-max normalised score alone cannot tell tha
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
@@ -43,11 +44,20 @@ class Index:
             raise store.NoIndex()
         self.generation = gen
         self.sources: dict[str, Source] = store.read_manifest(gen)
-        self.embed_model = embedder or backends.embedder(settings.embed_model, settings.cache_dir, progress)
-        self._client = store.chroma_client(gen, settings)
-        self._collection = self._client.get_or_create_collection(store.collection_name(settings), metadata={"hnsw:space": "cosine"})
-        bm_path = gen / "bm25"
-        self._bm25 = None if (bm_path / "EMPTY").exists() or not bm_path.exists() else ArabicBM25Retriever.load(bm_path, settings.candidates)
+        # the model loads (about 1 s, mostly native code) while Chroma and BM25 open: a cold CLI answer waits less
+        pool = None if embedder is not None else ThreadPoolExecutor(1, thread_name_prefix="embedder")
+        loading = pool.submit(backends.embedder, settings.embed_model, settings.cache_dir, progress) if pool else None
+        try:
+            self._client = store.chroma_client(gen, settings)
+            self._collection = self._client.get_or_create_collection(store.collection_name(settings),
+                                                                     metadata={"hnsw:space": "cosine"})
+            bm_path = gen / "bm25"
+            self._bm25 = None if (bm_path / "EMPTY").exists() or not bm_path.exists() else \
+                ArabicBM25Retriever.load(bm_path, settings.candidates)
+        finally:
+            self.embed_model = embedder if loading is None else loading.result()
+            if pool is not None:
+                pool.shutdown(wait=False)
         self._lock = threading.Lock()
         self._qcache: dict[str, list[float]] = {}
         self._chunks: dict[tuple[str, int], list[tuple[str, int, int, str, list[float]]]] = {}
@@ -76,10 +86,11 @@ class Index:
         """The question's embedding (cached: the retriever and the reader share it)."""
         # marks and Arabic-Indic digits pull e5 away from unmarked, ASCII-digit prose
         key = arabic.fold_digits(arabic.strip_marks(question))
-        with self._lock:  # the model is shared by every user; torch on 2 cores gains nothing from overlap
+        with self._lock:
             vec = self._qcache.get(key)
-            if vec is None:
-                vec = self.embed_model.get_query_embedding(key)
+        if vec is None:  # embedded outside the lock: users asking at once do not wait on each other's model call
+            vec = self.embed_model.get_query_embedding(key)
+            with self._lock:
                 if len(self._qcache) > 256:
                     self._qcache.pop(next(iter(self._qcache)))
                 self._qcache[key] = vec
@@ -91,9 +102,15 @@ class Index:
         model = self.embed_model
         for i in range(0, len(keys), batch):
             part = [k for k in keys[i:i + batch] if k not in self._qcache]
-            # HuggingFaceEmbedding embeds a list with the query prompt in one pass; other models one at a time
-            vecs = model._embed(part, prompt_name="query") if hasattr(model, "_embed") and part else \
-                [model.get_query_embedding(k) for k in part]
+            # the ONNX and HuggingFace embedders embed a list of questions in one pass; other models one at a time
+            if not part:
+                continue
+            if hasattr(model, "query_embeddings"):
+                vecs = model.query_embeddings(part)
+            elif hasattr(model, "_embed"):
+                vecs = model._embed(part, prompt_name="query")
+            else:
+                vecs = [model.get_query_embedding(k) for k in part]
             with self._lock:
                 self._qcache.update(zip(part, vecs))
 

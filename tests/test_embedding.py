@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -132,10 +131,8 @@ def test_prepare_returns_at_once_when_complete(cache_dir: Path, embed) -> None: 
     weights = target / "model.safetensors"
     before = weights.stat().st_mtime_ns
     messages: list[str] = []
-    started = time.monotonic()
     assert prepare_e5_small(target, messages.append) == target
-    assert time.monotonic() - started < 1.0 and not messages
-    assert weights.stat().st_mtime_ns == before
+    assert not messages and weights.stat().st_mtime_ns == before  # nothing rebuilt, nothing said
 
 
 def test_interrupted_prepare_leaves_nothing(tmp_path: Path) -> None:
@@ -159,3 +156,43 @@ def test_the_int8_embedder_stays_close_to_fp32(cache_dir: Path, embed) -> None: 
     a = np.array(embed.get_text_embedding_batch(sents))
     b = np.array(int8.get_text_embedding_batch(sents))
     assert cosines(a, b).min() > 0.9 and cosines(a, b).mean() > 0.95 and cosines(a, b).min() < 0.9999
+
+
+def test_onnx_runtime_gives_the_torch_vectors(cache_dir: Path, embed) -> None:  # type: ignore[no-untyped-def]
+    """The default embedder runs on ONNX Runtime; an index built by torch answers it alike (and back)."""
+    from assistant.embedding import load_e5_small_torch
+    from assistant.onnx_embedding import OnnxE5Embedding
+
+    assert isinstance(embed, OnnxE5Embedding)
+    torch_model = load_e5_small_torch("e5-small", cache_dir, lambda _m: None)
+    texts = article_sentences() + [MIXED, "ق"]
+    a = np.array(embed.get_text_embedding_batch(texts))
+    b = np.array(torch_model.get_text_embedding_batch(texts))
+    assert cosines(a, b).min() > 0.9999
+    qa = np.array([embed.get_query_embedding(q) for q in QUESTIONS])
+    qb = np.array([torch_model.get_query_embedding(q) for q in QUESTIONS])
+    assert cosines(qa, qb).min() > 0.9999
+    assert np.allclose(np.array(embed.query_embeddings(QUESTIONS)), qa, atol=1e-5)  # batched like one by one
+    long_text = " ".join(article_sentences()) * 20  # past the 512-token limit: cut, like sentence-transformers
+    assert cosines(np.array([embed.get_text_embedding(long_text)]), np.array([torch_model.get_text_embedding(long_text)]))[0] > 0.9999
+
+
+def test_a_question_is_answered_without_torch(real_assistant) -> None:  # type: ignore[no-untyped-def]
+    """A fresh process answers the article's 181 question without importing torch (the cold CLI path)."""
+    import subprocess
+    import sys
+
+    s = real_assistant.settings
+    code = (
+        "import sys\n"
+        "from assistant.config import load_settings\n"
+        "from assistant.service import build_assistant\n"
+        f"s = load_settings(home={str(s.home)!r}, prompts_dir={str(s.prompts)!r}, cache_dir={str(s.cache_dir)!r}, "
+        "embed_model='e5-small', reader='rules')\n"
+        "a = build_assistant(s).ask('كم عدد الدول المشاركة في الدورة؟')\n"
+        "print('181' in a.text, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "False", "False"]
