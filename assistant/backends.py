@@ -56,6 +56,7 @@ FALLBACK_EMBEDDER = "sentence-transformers"  # any other embed_model value: a se
 EMBEDDERS: dict[str, _Entry] = {
     "e5-small": "assistant.embedding:load_e5_small",
     "e5-small-int8": "assistant.embedding:load_e5_small_int8",
+    "e5-small-torch": "assistant.embedding:load_e5_small_torch",
     FALLBACK_EMBEDDER: "assistant.embedding:load_sentence_transformer",
 }
 ANSWERERS: dict[str, _Entry] = {
@@ -103,6 +104,19 @@ def embedder(spec: str, cache_dir: Path, progress: Progress | None = None) -> Em
             factory = _resolve(EMBEDDERS.get(spec, EMBEDDERS[FALLBACK_EMBEDDER]))
             model = _LOADED[key] = factory(spec, Path(cache_dir).expanduser(), progress or (lambda _m: None))
         return model
+
+
+# Embedders whose vectors another runtime gives identically, used when a reader needs that runtime's model:
+# the trained reader's span head sits on the torch e5 layers, so it borrows them instead of loading its own.
+SAME_VECTORS_ON_TORCH = {"e5-small": "e5-small-torch"}
+
+
+def embedder_for(settings: "Settings", progress: Progress | None = None) -> Embedder:
+    """The embedder the settings call for, on the runtime their reader can share (vectors unchanged)."""
+    spec = settings.embed_model
+    if settings.reader == "trained":
+        spec = SAME_VECTORS_ON_TORCH.get(spec, spec)
+    return embedder(spec, settings.cache_dir, progress)
 
 
 def answerer(name: str, index: Any, settings: "Settings", progress: Progress | None = None) -> Answerer:

@@ -13,8 +13,10 @@ from typing import Callable
 
 from . import backends
 from .config import Settings
+from .formats import ocr
+from .messages import message
 from .models import Source
-from .sources import PRIVATE_DIR, SourceError, discover, owner_of, read_source, slugify, source_id_for
+from .sources import PRIVATE_DIR, SourceError, discover, file_hash, owner_of, read_source, slugify, source_id_for
 from . import store
 
 Progress = Callable[[str], None]
@@ -49,7 +51,17 @@ def _documents(sources: list[Source]):  # type: ignore[no-untyped-def]
     return docs
 
 
-def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str, Source], dict[str, str]]:
+def read_file(settings: Settings, path: Path, say: Progress, source_id: str | None = None) -> Source:
+    """One file read into a Source within the settings' bounds (size, OCR pages and seconds), scans page by page."""
+    def page(n: int, total: int) -> None:
+        say(message("ocr_page", name=path.name, page=n, total=total))
+
+    with ocr.bounds(settings.max_pages, settings.ocr_page_seconds, page):
+        return read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=source_id)
+
+
+def read_folder(settings: Settings, known: dict[str, Source],
+                say: Progress | None = None) -> tuple[dict[str, Source], dict[str, str]]:
     """Read every file of the sources folder; duplicates of content and unreadable files are reported."""
     found: dict[str, Source] = {}
     failed: dict[str, str] = {}
@@ -64,8 +76,8 @@ def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str,
             failed[path.name] = SourceError("outside", name=path.name).text()
             continue
         try:
-            src = replace(read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=sid),
-                          owner=owner_of(path, folder))
+            src = _unchanged(known.get(sid), path) or read_file(settings, path, say or (lambda _m: None), sid)
+            src = replace(src, owner=owner_of(path, folder))
         except SourceError as err:
             failed[path.name] = err.text()
             if sid in known:  # keep what was indexed rather than lose it to a broken edit
@@ -83,6 +95,17 @@ def read_folder(settings: Settings, known: dict[str, Source]) -> tuple[dict[str,
     return found, failed
 
 
+def _unchanged(old: Source | None, path: Path) -> Source | None:
+    """The indexed source itself when its file's bytes are the ones it was read from (no parsing, no OCR again)."""
+    if old is None or not old.file_hash:
+        return None
+    try:
+        same = file_hash(path.read_bytes()) == old.file_hash
+    except OSError:
+        return None
+    return replace(old, path=str(path)) if same else None
+
+
 def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
     """Bring the index in line with the sources folder; unchanged documents cost nothing."""
     say = progress or (lambda _m: None)
@@ -92,7 +115,7 @@ def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
         store.cleanup(index_dir)
         live = store.current_generation(index_dir)
         known = store.read_manifest(live)
-        found, failed = read_folder(settings, known)
+        found, failed = read_folder(settings, known, say)
         report = SyncReport(failed=failed)
         for sid, src in found.items():
             old = known.get(sid)
@@ -139,7 +162,7 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
     from .chunking import ArabicSentenceSplitter
     from .keyword import build_keyword_state
 
-    embed = backends.embedder(settings.embed_model, settings.cache_dir, say)
+    embed = backends.embedder_for(settings, say)
     work = store.new_generation(settings.index)
     try:
         client = store.chroma_client(work, settings)
@@ -241,7 +264,8 @@ def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None
     copied: list[Path] = []
     kept: dict[Path, bytes] = {}  # files replaced, with their old bytes (put back if the index cannot follow)
     try:
-        failed = _copy_in(settings, _expand(paths, exts), target, known, replace_existing, copied, kept)
+        failed = _copy_in(settings, _expand(paths, exts), target, known, replace_existing, copied, kept,
+                          progress or (lambda _m: None))
         report = sync(settings, progress)
     except BaseException:
         for c in copied:  # nothing half-added: the files go when the index could not take them
@@ -254,14 +278,14 @@ def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None
 
 
 def _copy_in(settings: Settings, files: list[Path], target: Path, known: dict[str, Source], replace_existing: bool,
-             copied: list[Path], kept: dict[Path, bytes]) -> dict[str, str]:
+             copied: list[Path], kept: dict[Path, bytes], say: Progress) -> dict[str, str]:
     """Copy each readable, new file into ``target`` (recording what was copied and set aside); the failures."""
     by_hash = {s.content_hash: sid for sid, s in known.items()}
     failed: dict[str, str] = {}
     taken: set[str] = set()
     for f in files:
         try:
-            src = read_source(f, max_bytes=int(settings.max_file_mb * 1e6))
+            src = read_file(settings, f, say)
         except SourceError as err:
             failed[f.name] = err.text()
             continue

@@ -24,6 +24,7 @@ class Source:
     version: int = 1  # 1, then one more each time its content changes (an edit, or ``add --replace``)
     pages: tuple[int, ...] = ()  # where each page starts in ``text`` (paged sources only)
     updated: str = ""  # when its content last changed ("" while it is the first version)
+    file_hash: str = ""  # sha256 of the file's bytes: a sync does not read (parse, OCR) an unchanged file again
 
     def summary(self) -> dict[str, Any]:
         """Metadata without the text, for listings."""

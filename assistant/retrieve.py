@@ -46,7 +46,7 @@ class Index:
         self.sources: dict[str, Source] = store.read_manifest(gen)
         # the model loads (about 1 s, mostly native code) while Chroma and BM25 open: a cold CLI answer waits less
         pool = None if embedder is not None else ThreadPoolExecutor(1, thread_name_prefix="embedder")
-        loading = pool.submit(backends.embedder, settings.embed_model, settings.cache_dir, progress) if pool else None
+        loading = pool.submit(backends.embedder_for, settings, progress) if pool else None
         try:
             self._client = store.chroma_client(gen, settings)
             self._collection = self._client.get_or_create_collection(store.collection_name(settings),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from .frontmatter import split_front_matter
 from .models import Source
 from .pages import split_pages
 
-__all__ = ["PRIVATE_DIR", "READERS", "SourceError", "clean_text", "content_hash", "discover", "make_source", "owner_of",
+__all__ = ["PRIVATE_DIR", "READERS", "SourceError", "clean_text", "content_hash", "discover", "file_hash", "make_source", "owner_of",
            "read_source", "safe_upload_name", "slugify", "source_id_for", "split_front_matter", "supported_extensions"]
 
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
@@ -125,7 +126,13 @@ def read_source(path: Path, max_bytes: int | None = None, source_id: str | None 
         raise
     except Exception:  # noqa: BLE001 - a reader's unexpected failure is a bad file, never a crashed batch
         raise SourceError("corrupt", name=path.name) from None
-    return make_source(body, meta, source_id or slugify(path.name), origin=path.name, path=str(path))
+    src = make_source(body, meta, source_id or slugify(path.name), origin=path.name, path=str(path))
+    return replace(src, file_hash=file_hash(data))
+
+
+def file_hash(data: bytes) -> str:
+    """The fingerprint of a file's bytes (a file whose fingerprint is unchanged is not read again)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def make_source(body: str, meta: dict[str, Any], source_id: str, origin: str = "", path: str = "") -> Source:

@@ -184,3 +184,20 @@ def test_replacing_a_source_with_its_own_edited_file_keeps_the_file(home):  # ty
     report = add_files(settings, [live], replace_existing=True)
     assert report.changed == ["port"] and not report.failed
     assert "650" in live.read_text(encoding="utf-8")
+
+
+def test_a_sync_reads_only_files_whose_bytes_changed(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from assistant import sources
+
+    settings = make_settings(tmp_path)
+    (settings.sources / "a.txt").write_text("نص أول عن مهرجان الزيتون في مدينة وزان.", encoding="utf-8")
+    (settings.sources / "b.txt").write_text("نص ثان عن معرض الكتاب في مدينة الرباط.", encoding="utf-8")
+    sync(settings)
+    read: list[str] = []
+    real = sources.READERS[".txt"]
+    monkeypatch.setitem(sources.READERS, ".txt", lambda path, data: read.append(path.name) or real(path, data))
+    assert sync(settings).unchanged == ["a", "b"] and read == []  # nothing parsed again
+    (settings.sources / "b.txt").write_text("نص ثان معدّل عن معرض الكتاب في مدينة طنجة.", encoding="utf-8")
+    report = sync(settings)
+    assert read == ["b.txt"] and report.changed == ["b"]
+    assert "طنجة" in Assistant(settings).source("b").text

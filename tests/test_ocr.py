@@ -67,18 +67,29 @@ def test_a_skewed_noisy_scan_is_read_closely(tmp_path: Path, dpi: int) -> None:
     assert 0 < meta["ocr_confidence"] <= 100
 
 
-def test_a_scanned_pdf_and_a_photo_are_answered(tmp_path: Path) -> None:
+def test_a_scanned_pdf_and_a_photo_are_answered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.ingest import sync
+
     img = scan(tmp_path)
     (tmp_path / "photo.png").write_bytes(img)
     pdf = _pdf()
-    pdf.add_page()
-    pdf.image(io.BytesIO(img), x=5, y=5, w=200)
+    for _ in range(2):
+        pdf.add_page()
+        pdf.image(io.BytesIO(img), x=5, y=5, w=200)
     pdf.output(str(tmp_path / "scan.pdf"))
+    read = []
+    real_read_lines = ocr.read_lines
+    monkeypatch.setattr(ocr, "read_lines", lambda page: read.append(1) or real_read_lines(page))
     settings = make_settings(tmp_path / "home")
-    report = add_files(settings, [tmp_path / "scan.pdf"])
+    said: list[str] = []
+    report = add_files(settings, [tmp_path / "scan.pdf"], progress=said.append)
     assert report.added == ["scan"] and not report.failed
+    assert [m for m in said if "الصفحة" in m] == [f"قراءة ضوئية للحروف: الصفحة {n} من 2 في «scan.pdf»" for n in (1, 2)]
+    assert len(read) == 2  # checked on the way in, then indexed: each page OCR'd once
+    sync(settings)
+    assert len(read) == 2  # a later sync does not read an unchanged file again
     ans = Assistant(settings).ask("كم عدد الدول التي شاركت في الدورة؟", mode="keyword")
-    assert "181" in ans.text and ans.citations[0].source_id == "scan"
+    assert "181" in ans.text and ans.citations[0].source_id == "scan" and ans.citations[0].page in (1, 2)
     report = add_files(settings, [tmp_path / "photo.png"])
     assert report.added == ["photo"] and not report.failed
 
@@ -102,3 +113,19 @@ def test_without_the_engine_the_message_says_how_to_install_it(tmp_path: Path, m
     with pytest.raises(SourceError) as err:
         read_image(tmp_path / "page.png", b"irrelevant")
     assert err.value.key == "ocr_missing" and "tesseract-ocr-ara" in SourceError("ocr_missing", name="page.png").text()
+
+
+def test_a_scan_over_the_page_limit_is_refused_and_the_index_kept(tmp_path: Path) -> None:
+    img = scan(tmp_path)
+    pdf = _pdf()
+    for _ in range(3):
+        pdf.add_page()
+        pdf.image(io.BytesIO(img), x=5, y=5, w=200)
+    pdf.output(str(tmp_path / "long-scan.pdf"))
+    settings = make_settings(tmp_path / "home", max_pages=2)
+    (settings.sources / "note.txt").write_text("مذكرة قصيرة عن مهرجان الزيتون في مدينة وزان.", encoding="utf-8")
+    before = add_files(settings, [])
+    report = add_files(settings, [tmp_path / "long-scan.pdf"])
+    assert not report.added and "3 صفحة" in report.failed["long-scan.pdf"] and "2 صفحة" in report.failed["long-scan.pdf"]
+    assert [s.source_id for s in Assistant(settings).sources()] == ["note"] and before.added == ["note"]
+    assert not (settings.sources / "long-scan.pdf").exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import SourceError
-from .ocr import MAX_PAGES, ocr_pages, open_image, require_engine
+from .ocr import ocr_pages, open_image, remembered, require_engine
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
@@ -21,10 +21,12 @@ def _frames(img: Any) -> Iterator[Any]:
 def read_image(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
     """The OCR'd text of an image, with its mean line confidence in the metadata."""
     require_engine()
-    img = open_image(data)
-    if getattr(img, "n_frames", 1) > MAX_PAGES:
-        raise SourceError("too_many_pages", limit=MAX_PAGES)
-    text, confidence = ocr_pages(_frames(img))
+
+    def read() -> tuple[str, float]:
+        img = open_image(data)
+        return ocr_pages(_frames(img), getattr(img, "n_frames", 1))
+
+    text, confidence = remembered(data, read)
     if sum(1 for c in text if c.isalpha()) < 3:
         raise SourceError("no_text")
     return {"ocr_confidence": round(confidence, 1), "origin": f"OCR ({path.name})"}, text

@@ -2,25 +2,61 @@
 
 Pages are cleaned first (greyscale, specks removed by a median filter, contrast stretched, upscaled when small, rotated upright by Tesseract's
 orientation detection when it is sure), then read line by line; each line keeps Tesseract's mean word
-confidence. Bounds: at most ``MAX_PAGES`` pages a document and ``PAGE_SECONDS`` a page; an image over
-``MAX_PIXELS`` (a decompression bomb) is refused before it is decoded.
+confidence. Bounds: at most ``max_pages`` pages a document and ``page_seconds`` a page (the ``max_pages`` and
+``ocr_page_seconds`` settings, set for a run with :func:`bounds`); an image over ``MAX_PIXELS`` (a
+decompression bomb) is refused before it is decoded. Progress is reported page by page through :func:`bounds`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import SourceError
 from ..pages import PAGE_MARK
 
-MAX_PAGES = 200
-PAGE_SECONDS = 60
+MAX_PAGES = 200  # defaults of the ``max_pages`` and ``ocr_page_seconds`` settings
+PAGE_SECONDS = 60.0
 MAX_PIXELS = 60_000_000  # ~ an A4 page at 600 dpi is 35 Mpx
 LANG = "ara"  # alone: with "ara+eng", Arabic words came out as Latin garbage (CER 5.3% -> 1.9% on the test scan)
 MIN_SIDE = 1400  # pixels: smaller scans are enlarged before reading (Tesseract reads ~30 px letters best)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How far OCR may go for one run, and whom to tell of each page read (page number, pages in all)."""
+
+    max_pages: int = MAX_PAGES
+    page_seconds: float = PAGE_SECONDS
+    progress: Callable[[int, int], None] | None = None
+
+
+_BOUNDS: ContextVar[Bounds] = ContextVar("ocr_bounds", default=Bounds())
+
+
+@contextmanager
+def bounds(max_pages: int = MAX_PAGES, page_seconds: float = PAGE_SECONDS,
+           progress: Callable[[int, int], None] | None = None) -> Iterator[Bounds]:
+    """Within this block, OCR reads at most ``max_pages`` pages of ``page_seconds`` each, reporting each page."""
+    token = _BOUNDS.set(Bounds(max_pages, page_seconds, progress))
+    try:
+        yield _BOUNDS.get()
+    finally:
+        _BOUNDS.reset(token)
+
+
+def check_pages(n: int) -> None:
+    """SourceError('too_many_pages') when a document has more pages than the run allows."""
+    limit = _BOUNDS.get().max_pages
+    if n > limit:
+        raise SourceError("too_many_pages", limit=limit, pages=n)
 
 
 @dataclass(frozen=True)
@@ -60,7 +96,7 @@ def _upright(img: Any) -> Any:
     import pytesseract
 
     try:
-        osd = pytesseract.image_to_osd(img, output_type=pytesseract.Output.DICT, timeout=PAGE_SECONDS)
+        osd = pytesseract.image_to_osd(img, output_type=pytesseract.Output.DICT, timeout=_BOUNDS.get().page_seconds)
     except Exception:  # noqa: BLE001 - too little text to tell: read it as it is
         return img
     angle = int(osd.get("rotate", 0) or 0)
@@ -71,7 +107,7 @@ def read_lines(img: Any) -> list[Line]:
     """The lines of one page image, in reading order, with their confidences."""
     import pytesseract
 
-    data = pytesseract.image_to_data(_prepare(img), lang=LANG, config="--psm 3", timeout=PAGE_SECONDS,
+    data = pytesseract.image_to_data(_prepare(img), lang=LANG, config="--psm 3", timeout=_BOUNDS.get().page_seconds,
                                      output_type=pytesseract.Output.DICT)
     lines: dict[tuple[int, int, int], list[tuple[str, float]]] = {}
     for i, word in enumerate(data["text"]):
@@ -116,18 +152,40 @@ def require_engine() -> None:
         raise SourceError("ocr_missing")
 
 
-def ocr_pages(images: Iterable[Any], progress: Any = None) -> tuple[str, float]:
-    """(text with pages separated by blank lines, mean line confidence) of page images."""
+_READ: "OrderedDict[str, tuple[str, float]]" = OrderedDict()  # file sha256 -> OCR result, the last few files
+_READ_KEEP = 8
+_READ_LOCK = threading.Lock()
+
+
+def remembered(data: bytes, read: Callable[[], tuple[str, float]]) -> tuple[str, float]:
+    """``read()``'s (text, confidence) for a file's bytes, computed once: ``add`` reads a file to check it, then
+    the sync that indexes it reads it again, and a scan must not be OCR'd twice."""
+    key = f"{hashlib.sha256(data).hexdigest()}:{_BOUNDS.get().max_pages}"  # a lower page limit is not bypassed
+    with _READ_LOCK:
+        if key in _READ:
+            _READ.move_to_end(key)
+            return _READ[key]
+    result = read()
+    with _READ_LOCK:
+        _READ[key] = result
+        while len(_READ) > _READ_KEEP:
+            _READ.popitem(last=False)
+    return result
+
+
+def ocr_pages(images: Iterable[Any], total: int) -> tuple[str, float]:
+    """(text with pages separated by blank lines, mean line confidence) of ``total`` page images."""
+    check_pages(total)
+    run = _BOUNDS.get()
     texts, confs = [], []
     for n, img in enumerate(images, start=1):
-        if n > MAX_PAGES:
-            raise SourceError("too_many_pages", limit=MAX_PAGES)
+        check_pages(n)
         try:
             lines = read_lines(img)
         except RuntimeError:  # pytesseract's timeout
-            raise SourceError("ocr_timeout", page=n, seconds=PAGE_SECONDS) from None
+            raise SourceError("ocr_timeout", page=n, seconds=round(run.page_seconds)) from None
         texts.append(page_text(lines))
         confs += [line.confidence for line in lines]
-        if progress:
-            progress(n)
+        if run.progress:
+            run.progress(n, total)
     return "\n\n".join(PAGE_MARK + t for t in texts), (sum(confs) / len(confs) if confs else 0.0)

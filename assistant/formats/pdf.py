@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from ..errors import SourceError
 from ..pages import PAGE_MARK
-from .ocr import MAX_PAGES, ocr_pages, require_engine
+from .ocr import check_pages, ocr_pages, remembered, require_engine
 
 _PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]+")
 _MIRROR = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
@@ -471,7 +471,7 @@ def read_pdf(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
             raise SourceError("garbled")
         if not images:
             raise SourceError("no_text")
-        text, confidence = ocr_pdf(data)  # a scan: its pages read by OCR
+        text, confidence = remembered(data, lambda: ocr_pdf(data))  # a scan: its pages read by OCR
         return {**meta, "ocr_confidence": round(confidence, 1)}, text
     visible = sum(1 for c in text if not c.isspace())
     if unmapped > letters or letters < 0.2 * visible:
@@ -490,10 +490,9 @@ def ocr_pdf(data: bytes) -> tuple[str, float]:
     except pypdfium2.PdfiumError:
         raise SourceError("corrupt") from None
     try:
-        if len(doc) > MAX_PAGES:
-            raise SourceError("too_many_pages", limit=MAX_PAGES)
+        check_pages(len(doc))
         pages = (doc[i].render(scale=300 / 72).to_pil() for i in range(len(doc)))
-        text, confidence = ocr_pages(pages)
+        text, confidence = ocr_pages(pages, len(doc))
     finally:
         doc.close()
     if sum(1 for c in text if c.isalpha()) < 3:
