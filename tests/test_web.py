@@ -698,3 +698,94 @@ def test_arabic_digits_in_markers_counts_and_pages(texts) -> None:  # type: igno
     finally:
         use_digits("latin")
     assert "[١]" in html and "181" in html and "ص ٣" in html and "[1]" not in html
+
+
+def _log_in(browser, url: str, name: str, password: str, **options):  # type: ignore[no-untyped-def]
+    """(context, page) of a new browser context signed in through the login page."""
+    ctx = browser.new_context(locale="ar", viewport={"width": options.pop("width", 1400), "height": options.pop("height", 900)},
+                              **options)
+    page = ctx.new_page()
+    page.goto(url)
+    page.locator("input[type=password]").wait_for(timeout=30_000)
+    page.locator("input:not([type=password])").first.fill(name)
+    page.locator("input[type=password]").fill(password)
+    page.locator("input[type=password]").press("Enter")
+    page.wait_for_selector("#question textarea:not([disabled])", timeout=60_000)
+    return ctx, page
+
+
+@pytest.mark.browser
+def test_two_signed_in_users_in_browsers_keep_their_uploads_and_chats_apart(browser, article_home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Alice uploads a file saying 999 and reloads: her chat is back. Bob, on a phone, asks the same
+    question and gets the article's 181, with no citation of her file."""
+    from assistant.accounts import Accounts
+    from assistant.service import Assistant
+    from assistant.web import WebApp, launch
+
+    settings = make_settings(article_home, min_score=MIN_SCORE)
+    assistant = Assistant(settings)
+    assistant.sync()
+    accounts = Accounts(settings.home)
+    accounts.add("alice", "alice-password", "reader")
+    accounts.add("bob", "bob-password", "reader")
+    app = WebApp(assistant, accounts)
+    demo = app.build()
+    port = free_port()
+    launch(demo, "127.0.0.1", port, block=False, auth=app.login)
+    url = f"http://127.0.0.1:{port}/"
+    question = Q_COUNTRIES
+    try:
+        a_ctx, alice = _log_in(browser, url, "alice", "alice-password")
+        doc = tmp_path / "تقرير أليس.txt"
+        doc.write_text("شاركت 999 دولة في الدورة حسب تقرير أليس الخاص عن الجمعية العامة للمنظمة الدولية للشرطة الجنائية. "
+                       "وانعقدت الدورة في مدينة الرباط.", encoding="utf-8")
+        alice.locator("#upload input[type=file]").set_input_files(str(doc))
+        alice.wait_for_selector("#add-status .ok", timeout=60_000)
+        assert "999 دولة" in alice.locator("#sources-list").inner_text()  # her file, titled by its first line
+        _ask(alice, question, 1)
+        alice.reload()  # a signed-in user's conversation is kept on the server
+        alice.wait_for_selector("#question textarea:not([disabled])", timeout=60_000)
+        alice.locator("#chat").get_by_text(question).first.wait_for(timeout=15_000)
+        _shot(alice, "web-login-alice.png")
+
+        b_ctx, bob = _log_in(browser, url, "bob", "bob-password", width=390, height=844, is_mobile=True, has_touch=True)
+        assert "999" not in bob.locator("#sources-list").inner_text()
+        assert bob.locator("#chat .answer").count() == 0  # alice's conversation is not bob's
+        answer = _ask(bob, question, 1)
+        assert "181" in answer.locator(".answer-text").inner_text() and "999" not in answer.inner_text()
+        assert "999" not in answer.locator(".answer-sources").inner_text()
+        _shot(bob, "web-login-bob-phone.png")
+        a_ctx.close()
+        b_ctx.close()
+    finally:
+        demo.close()
+
+
+def _luminance(css_rgb: str) -> float:
+    """Relative luminance (0 black .. 1 white) of a CSS ``rgb(...)``/``rgba(...)`` colour."""
+    r, g, b = (int(float(v)) / 255 for v in css_rgb[css_rgb.index("(") + 1:css_rgb.index(")")].split(",")[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_light_and_dark_themes_follow_the_system_and_stay_readable(web_app, browser, scheme: str) -> None:  # type: ignore[no-untyped-def]
+    ctx, page = _open(browser, web_app["url"], color_scheme=scheme)
+    answer = _ask(page, Q_COUNTRIES, 1)
+    answer.locator("a.cite").first.click()
+    page.wait_for_selector("#source-viewer mark")
+    style = "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+    body_fg, body_bg = page.locator("body").evaluate(style)
+    text_fg = answer.locator(".answer-text").evaluate("e => getComputedStyle(e).color")
+    mark_fg, mark_bg = page.locator("#source-viewer mark").first.evaluate(style)
+    assert ("dark" in page.evaluate("document.body.className")) == (scheme == "dark")
+    assert (_luminance(body_bg) < 0.1) == (scheme == "dark")
+
+    def contrast(a: str, b: str) -> float:
+        hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+        return (hi + 0.05) / (lo + 0.05)
+
+    assert contrast(text_fg, body_bg) >= 4.5 and contrast(mark_fg, mark_bg) >= 4.5  # WCAG AA for body text
+    _shot(page, f"web-theme-{scheme}.png")
+    ctx.close()
