@@ -70,6 +70,13 @@ class IndexBusy(UserError):
         super().__init__("index_busy")
 
 
+class StoreUnreachable(UserError):
+    """The Chroma server named by the settings does not answer (after a few tries)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__("chroma_unreachable", host=host, port=port)
+
+
 def render(exc: BaseException, folder: Path | None = None) -> tuple[str, str]:
     """(Arabic text for the person, English detail for logs) of any error."""
     from .messages import message

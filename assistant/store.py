@@ -23,13 +23,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import IndexBusy, NoIndex  # noqa: F401  (raised here, caught as store.NoIndex by callers)
+from .errors import IndexBusy, NoIndex, StoreUnreachable  # noqa: F401  (raised here, caught as store.NoIndex by callers)
 from .models import Source
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 _HELD = threading.local()  # index folders whose writer lock this thread holds
 CURRENT = "CURRENT"
+SERVER_RETRIES = (0.5, 1.0, 2.0, None)  # seconds between tries to reach a Chroma server; None: give up
 COMPLETE = "COMPLETE"
 
 
@@ -135,9 +136,16 @@ def chroma_client(gen: Path, settings: Any):  # type: ignore[no-untyped-def]
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_host:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
-    return chromadb.PersistentClient(path=str(gen / "chroma"), settings=chroma_settings)
+    if not settings.chroma_host:
+        return chromadb.PersistentClient(path=str(gen / "chroma"), settings=chroma_settings)
+    for wait in SERVER_RETRIES:  # a server restarting for a moment is waited for, a stopped one reported
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except Exception:  # noqa: BLE001  (chromadb raises ValueError, httpx errors or OSError for one cause)
+            if wait is None:
+                raise StoreUnreachable(settings.chroma_host, settings.chroma_port) from None
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def collection_name(settings: Any) -> str:

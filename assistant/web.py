@@ -52,7 +52,7 @@ from . import conversations  # noqa: E402
 from .accounts import Accounts  # noqa: E402
 from .history import History  # noqa: E402
 from .webpage import ArabicPage  # noqa: E402
-from .errors import QuestionError  # noqa: E402
+from .errors import QuestionError, UserError  # noqa: E402
 from .messages import message, number  # noqa: E402
 from .models import Answer, Source  # noqa: E402
 from .service import Assistant  # noqa: E402
@@ -728,8 +728,8 @@ class WebApp:
         progress(None, desc=self.t("ui_preparing"))
         try:
             self.assistant.warm_up()
-        except (store.NoIndex, store.IndexBusy):
-            pass
+        except UserError as exc:  # no index yet, busy, a stopped Chroma server: each question will say so
+            log.warning("warm-up: %s", exc)
         return gr.update()
 
     # ---- structured API (gradio_client, or plain HTTP on Gradio's call API); the same rights as the page

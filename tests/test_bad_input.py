@@ -291,3 +291,26 @@ def test_remove_puts_the_file_back_when_the_index_cannot_follow(home, monkeypatc
     with pytest.raises(OSError):
         ingest.remove_source(settings, "agadir-port")
     assert (home / "sources" / "agadir-port.txt").read_text(encoding="utf-8") == GOOD_TXT
+
+
+def test_a_stopped_chroma_server_gets_a_clear_message_after_retries(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Asked with a Chroma server that does not answer: tried again a few times, then one Arabic message."""
+    import socket
+
+    from assistant import store
+    from assistant.errors import StoreUnreachable
+    from assistant.service import Assistant
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    waits: list[float] = []
+    monkeypatch.setattr(store.time, "sleep", waits.append)
+    settings = make_settings(tmp_path)
+    (settings.sources / "a.txt").write_text("نص قصير عن مهرجان الزيتون في مدينة وزان.", encoding="utf-8")
+    Assistant(settings).sync()
+    remote = settings.replace(chroma_host="127.0.0.1", chroma_port=port)
+    with pytest.raises(StoreUnreachable) as err:
+        Assistant(remote).ask("أين أقيم مهرجان الزيتون؟")
+    assert waits == [0.5, 1.0, 2.0]
+    assert f"127.0.0.1:{port}" in err.value.text() and "Chroma" in err.value.text()
