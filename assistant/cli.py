@@ -161,10 +161,21 @@ def cmd_ask(settings, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
+def _yield_to_questions() -> None:
+    """Index at a lower CPU priority: a chat serving on the same machine keeps answering at its own pace
+    (on an idle machine indexing runs as fast as before)."""
+    try:
+        os.nice(10)
+    except (OSError, AttributeError):  # not permitted, or no nice on this system: index at normal priority
+        pass
+
+
 def cmd_ingest(settings, args) -> int:  # type: ignore[no-untyped-def]
     """``assistant ingest``: sync the sources folder into the index."""
     from .ingest import sync
     from .messages import message
+
+    _yield_to_questions()
 
     if not any(True for _ in settings.sources.glob("*")):
         _err(message("no_sources", folder=settings.sources))
@@ -192,6 +203,8 @@ def cmd_sources(settings, args) -> int:  # type: ignore[no-untyped-def]
 def cmd_add(settings, args) -> int:  # type: ignore[no-untyped-def]
     """``assistant add PATH...``: add files or folders as sources."""
     from .ingest import add_files
+
+    _yield_to_questions()
 
     return _report(add_files(settings, list(args.paths), progress=_progress, replace_existing=args.replace))
 

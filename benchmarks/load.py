@@ -89,16 +89,18 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("server did not start")
 
 
-def level(base: str, clients: int, seconds: float, server: psutil.Process) -> dict:
-    """Run ``clients`` threads asking in a loop for ``seconds``; latency, throughput, errors, CPU per answer."""
+def level(base: str, clients: int, seconds: float, server: psutil.Process, until=None) -> dict:  # type: ignore[no-untyped-def]
+    """Run ``clients`` threads asking in a loop for ``seconds`` (or until ``until()``); latency, throughput,
+    errors, CPU per answer."""
     lat: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     stop = time.monotonic() + seconds
+    done = until or (lambda: time.monotonic() >= stop)
 
     def client(k: int) -> None:
         i = k * 997 + int(time.time())  # each client walks the pool from its own place
-        while time.monotonic() < stop:
+        while not done():
             t = time.perf_counter()
             try:
                 ask(base, QUESTION_POOL[i % len(QUESTION_POOL)])
@@ -127,11 +129,42 @@ def level(base: str, clients: int, seconds: float, server: psutil.Process) -> di
             "rss_mb": round(server.memory_info().rss / 1e6)}
 
 
+def one_megabyte_document(folder: Path) -> Path:
+    """A ~1 MB Arabic text file of unique sentences made from the eval paragraphs kept in the repo."""
+    from scale import XQUAD, filler, split_front_matter
+
+    real = [split_front_matter(f.read_text(encoding="utf-8"))[1] for f in sorted(XQUAD.glob("xquad-*.md"))]
+    text, n = "", 400
+    while len(text.encode("utf-8")) < 1_000_000:
+        text = "\n\n".join(filler(n, real, [], seed=11))
+        n = int(n * 1.1)
+    path = folder / "one-megabyte.txt"
+    path.write_text(f"---\ntitle: وثيقة كبيرة\n---\n{text}\n", encoding="utf-8")
+    return path
+
+
+def while_indexing(base: str, home: Path, clients: int, server: psutil.Process) -> dict:
+    """``clients`` asking while ``assistant add`` indexes a 1 MB document into the same home (another process,
+    as a person adding from the terminal while the chat serves); the chat picks the new index up as it lands."""
+    doc = one_megabyte_document(Path(tempfile.mkdtemp(prefix="load-doc-")))
+    env = dict(os.environ, ASSISTANT_HOME=str(home), HF_HUB_OFFLINE="1")
+    t0 = time.perf_counter()
+    adder = subprocess.Popen([sys.executable, "-m", "assistant.cli", "add", str(doc)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    row = level(base, clients, 0, server, until=lambda: adder.poll() is not None)
+    adder.wait()
+    row.update(indexing_seconds=round(time.perf_counter() - t0, 1), document_mb=round(doc.stat().st_size / 1e6, 2),
+               added_ok=adder.returncode == 0)
+    return row
+
+
 def main() -> int:
     """Run the levels, print the table, write the results."""
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--levels", default="1,5,20,50")
+    p.add_argument("--while-indexing", action="store_true",
+                   help="also: 5 clients asking while a 1 MB document is added, against 5 clients alone")
     args = p.parse_args()
     home = Path(tempfile.mkdtemp(prefix="load-"))
     shutil.copytree(ROOT / "sources", home / "sources")
@@ -140,6 +173,13 @@ def main() -> int:
     try:
         server = psutil.Process(proc.pid)
         rows = [level(f"http://127.0.0.1:{port}", int(c), args.seconds, server) for c in args.levels.split(",")]
+        during = alone = None
+        if args.while_indexing:
+            alone = level(f"http://127.0.0.1:{port}", 5, args.seconds, server)
+            during = while_indexing(f"http://127.0.0.1:{port}", home, 5, server)
+            print(f"5 clients alone: p50 {alone['p50_ms']} ms, p95 {alone['p95_ms']} ms; while a "
+                  f"{during['document_mb']} MB document is indexed ({during['indexing_seconds']} s): p50 {during['p50_ms']} ms, "
+                  f"p95 {during['p95_ms']} ms, errors {during['errors']}; ratio of p50 {during['p50_ms'] / max(alone['p50_ms'], 1):.2f}")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -153,6 +193,7 @@ def main() -> int:
                                           r["p50_ms"], r["p95_ms"], r["errors"], r["server_cpu_ms_per_answer"], r["rss_mb"])))
     out = ROOT / "benchmarks" / "results" / "load-latest.json"
     out.write_text(json.dumps({"cores": psutil.cpu_count(), "seconds_per_level": args.seconds, "levels": rows,
+                               "while_indexing": {"alone": alone, "during": during} if during else None,
                                "measured": time.strftime("%Y-%m-%d %H:%M")}, indent=1), encoding="utf-8")
     print(f"written: {out}")
     return 0
