@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from . import backends
+from . import backends, scans
 from .config import Settings
 from .formats import ocr
 from .messages import message
@@ -56,7 +56,7 @@ def read_file(settings: Settings, path: Path, say: Progress, source_id: str | No
     def page(n: int, total: int) -> None:
         say(message("ocr_page", name=path.name, page=n, total=total))
 
-    with ocr.bounds(settings.max_pages, settings.ocr_page_seconds, page):
+    with ocr.bounds(settings.max_pages, settings.ocr_page_seconds, page, settings.index / scans.SCANS_DIRNAME):
         return read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=source_id)
 
 

@@ -24,6 +24,7 @@ indexed documents; ``/source`` returns one with its text.
 
 from __future__ import annotations
 
+import base64
 import html
 import logging
 import os
@@ -47,7 +48,7 @@ import jinja2  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from . import arabic, rights, store  # noqa: E402
+from . import arabic, rights, scans, store  # noqa: E402
 from . import conversations  # noqa: E402
 from .accounts import Accounts  # noqa: E402
 from .history import History  # noqa: E402
@@ -366,10 +367,18 @@ def _cited_paras(src: Source, c: dict[str, Any], span: tuple[int, int], inner: t
             for j in range(max(0, idx - 1), min(len(paras), idx + 2))], idx + 1
 
 
+def render_scan(scan: "scans.ScanPage", quote: str, page: int, t: Texts) -> dict[str, Any]:
+    """The page image of an OCR'd source for the viewer, with the lines of ``quote`` boxed."""
+    return {"src": "data:image/jpeg;base64," + base64.b64encode(scan.jpeg).decode("ascii"),
+            "boxes": scans.cited_boxes(scan, quote), "alt": t("ui_scan_alt", page=number(page)),
+            "caption": t("ui_scan_caption", page=number(page))}
+
+
 def render_citation(turn: int, c: dict[str, Any], src: Source | None, t: Texts,
-                    short: dict[str, Any] | None = None) -> str:
+                    short: dict[str, Any] | None = None, scan: "scans.ScanPage | None" = None) -> str:
     """A citation opened: title, paragraph, and the paragraph text with the quote marked (neighbours faded);
-    the answer's ``short`` answer, when it lies in this quote, is marked inside it."""
+    the answer's ``short`` answer, when it lies in this quote, is marked inside it; for an OCR'd page, the
+    page image with the cited lines boxed (``scan``)."""
     tip = t("ui_short_answer_title")
     span = locate(src, c) if src is not None else None
     if src is None or span is None:
@@ -377,10 +386,11 @@ def render_citation(turn: int, c: dict[str, Any], src: Source | None, t: Texts,
         marked = Seg("mark", _short_marked(quote, 0, len(quote), short_answer_span(short, c), tip))
         return render("citation.html", t=t, turn=turn, c=c, meta_items=_meta_line(src, c, t, c.get("paragraph")),
                       note=t("ui_viewer_missing_source") if src is None else t("ui_viewer_quote_moved"),
-                      paras=[Para("para cited", None, [marked])], read_all=False)
-    paras, number = _cited_paras(src, c, span, short_answer_in_source(short, c, span), tip)
-    return render("citation.html", t=t, turn=turn, c=c, meta_items=_meta_line(src, c, t, number), note="",
-                  paras=paras, read_all=True)
+                      paras=[Para("para cited", None, [marked])], read_all=False, scan=None)
+    paras, para_no = _cited_paras(src, c, span, short_answer_in_source(short, c, span), tip)
+    figure = render_scan(scan, str(c.get("quote", "")), int(c.get("page") or 0), t) if scan is not None else None
+    return render("citation.html", t=t, turn=turn, c=c, meta_items=_meta_line(src, c, t, para_no), note="",
+                  paras=paras, read_all=True, scan=figure)
 
 
 def render_source(src: Source, t: Texts, mark: tuple[int, int] | None = None,
@@ -626,7 +636,10 @@ class WebApp:
         src = self.assistant.source(c["source_id"], user)
         short = (answer or {}).get("short_answer")
         if kind == "cite" or src is None:
-            return render_citation(ti, c, src, t, short=short)
+            scan = None
+            if src is not None and src.file_hash and int(c.get("page") or 0) > 0:
+                scan = scans.load_page(self.assistant.settings.index / scans.SCANS_DIRNAME, src.file_hash, int(c["page"]))
+            return render_citation(ti, c, src, t, short=short, scan=scan)
         where = locate(src, c)
         return render_source(src, t, mark=where, short=short_answer_in_source(short, c, where))
 

@@ -79,7 +79,7 @@ def test_a_scanned_pdf_and_a_photo_are_answered(tmp_path: Path, monkeypatch: pyt
     pdf.output(str(tmp_path / "scan.pdf"))
     read = []
     real_read_lines = ocr.read_lines
-    monkeypatch.setattr(ocr, "read_lines", lambda page: read.append(1) or real_read_lines(page))
+    monkeypatch.setattr(ocr, "read_lines", lambda page, *rest: read.append(1) or real_read_lines(page, *rest))
     settings = make_settings(tmp_path / "home")
     said: list[str] = []
     report = add_files(settings, [tmp_path / "scan.pdf"], progress=said.append)
@@ -129,3 +129,34 @@ def test_a_scan_over_the_page_limit_is_refused_and_the_index_kept(tmp_path: Path
     assert not report.added and "3 صفحة" in report.failed["long-scan.pdf"] and "2 صفحة" in report.failed["long-scan.pdf"]
     assert [s.source_id for s in Assistant(settings).sources()] == ["note"] and before.added == ["note"]
     assert not (settings.sources / "long-scan.pdf").exists()
+
+
+def test_a_citation_into_a_scan_shows_the_page_with_the_cited_lines_boxed(tmp_path: Path) -> None:
+    from assistant import scans
+    from assistant.web import Texts, WebApp, render_citation
+
+    (tmp_path / "photo.png").write_bytes(scan(tmp_path))
+    settings = make_settings(tmp_path / "home")
+    assert add_files(settings, [tmp_path / "photo.png"]).added == ["photo"]
+    a = Assistant(settings)
+    ans = a.ask("كم عدد الدول التي شاركت في الدورة؟", mode="keyword")
+    c = ans.citations[0]
+    src = a.source(c.source_id)
+    assert c.page == 1 and src.file_hash
+    page = scans.load_page(settings.index / scans.SCANS_DIRNAME, src.file_hash, 1)
+    assert page is not None and page.jpeg[:2] == b"\xff\xd8" and len(page.lines) >= 2
+    boxes = scans.cited_boxes(page, c.quote)
+    assert boxes and all(0 <= x < 100 and 0 <= y < 100 and 0 < w <= 100 and 0 < h <= 100 for x, y, w, h in boxes)
+    assert len(boxes) < len(page.lines)  # the cited lines, not the whole page
+    html = render_citation(0, c.__dict__ | {"page": c.page}, src, Texts(settings.prompts), scan=page)
+    assert 'src="data:image/jpeg;base64,' in html and html.count('class="ocr-box"') == len(boxes)
+    # the web app finds the page itself from the answer kept in the conversation
+    app = WebApp(a)
+    turns = [{"question": ans.question, "answer": app_answer(ans)}]
+    viewer = app._open_citation("cite", 0, c.n, turns, None)
+    assert "ocr-box" in viewer and "الصفحة 1 من المسح الضوئي" in viewer
+
+
+def app_answer(answer):  # type: ignore[no-untyped-def]
+    """An answer as the web chat keeps it in a conversation."""
+    return answer.to_dict()

@@ -338,7 +338,7 @@ def _template_cases(t):  # type: ignore[no-untyped-def]
                         '<a class="cite" href="#cite-2-1" title="&quot;t&quot;" role="button">[1]</a></div>'),
         "viewer_notice.html": ({"kind": "empty", "text": "'x'"},
                                '<div class="viewer empty" dir="rtl"><p class="viewer-hint">&#x27;x&#x27;</p></div>'),
-        "citation.html": ({"t": t, "turn": 0, "c": {"n": 1, "title": "ع"}, "note": "", "read_all": True,
+        "citation.html": ({"t": t, "turn": 0, "c": {"n": 1, "title": "ع"}, "note": "", "read_all": True, "scan": None,
                            "meta_items": [Meta("labelled", "2025-11-24", "التاريخ: ", "")],
                            "paras": [Para("para cited", 2, [quote])]},
                           '<p class="para cited" dir="auto"><span class="para-no">2</span>'

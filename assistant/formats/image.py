@@ -22,7 +22,7 @@ def read_image(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
     """The OCR'd text of an image, with its mean line confidence in the metadata."""
     require_engine()
 
-    def read() -> tuple[str, float]:
+    def read():  # type: ignore[no-untyped-def]  (text, confidence, pages)
         img = open_image(data)
         return ocr_pages(_frames(img), getattr(img, "n_frames", 1))
 

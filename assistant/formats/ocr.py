@@ -17,8 +17,10 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from .. import scans
 from ..errors import SourceError
 from ..pages import PAGE_MARK
 
@@ -36,6 +38,7 @@ class Bounds:
     max_pages: int = MAX_PAGES
     page_seconds: float = PAGE_SECONDS
     progress: Callable[[int, int], None] | None = None
+    keep_dir: Path | None = None  # where page images and line boxes are kept for the viewer (none: not kept)
 
 
 _BOUNDS: ContextVar[Bounds] = ContextVar("ocr_bounds", default=Bounds())
@@ -43,9 +46,10 @@ _BOUNDS: ContextVar[Bounds] = ContextVar("ocr_bounds", default=Bounds())
 
 @contextmanager
 def bounds(max_pages: int = MAX_PAGES, page_seconds: float = PAGE_SECONDS,
-           progress: Callable[[int, int], None] | None = None) -> Iterator[Bounds]:
-    """Within this block, OCR reads at most ``max_pages`` pages of ``page_seconds`` each, reporting each page."""
-    token = _BOUNDS.set(Bounds(max_pages, page_seconds, progress))
+           progress: Callable[[int, int], None] | None = None, keep_dir: Path | None = None) -> Iterator[Bounds]:
+    """Within this block, OCR reads at most ``max_pages`` pages of ``page_seconds`` each, reporting each page
+    and keeping page images with their line boxes under ``keep_dir``."""
+    token = _BOUNDS.set(Bounds(max_pages, page_seconds, progress, keep_dir))
     try:
         yield _BOUNDS.get()
     finally:
@@ -65,6 +69,7 @@ class Line:
 
     text: str
     confidence: float
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # x0, y0, x1, y1 on the cleaned page image
 
 
 def available() -> bool:
@@ -103,22 +108,29 @@ def _upright(img: Any) -> Any:
     return img.rotate(-angle, expand=True) if angle and float(osd.get("orientation_conf", 0)) > 2.0 else img
 
 
-def read_lines(img: Any) -> list[Line]:
-    """The lines of one page image, in reading order, with their confidences."""
+def read_lines(img: Any, prepared: list[Any] | None = None) -> list[Line]:
+    """The lines of one page image, in reading order, with their confidences and boxes (in the pixels of the
+    cleaned page, which is appended to ``prepared`` when given)."""
     import pytesseract
 
-    data = pytesseract.image_to_data(_prepare(img), lang=LANG, config="--psm 3", timeout=_BOUNDS.get().page_seconds,
+    page = _prepare(img)
+    if prepared is not None:
+        prepared.append(page)
+    data = pytesseract.image_to_data(page, lang=LANG, config="--psm 3", timeout=_BOUNDS.get().page_seconds,
                                      output_type=pytesseract.Output.DICT)
-    lines: dict[tuple[int, int, int], list[tuple[str, float]]] = {}
+    lines: dict[tuple[int, int, int], list[tuple[str, float, tuple[int, int, int, int]]]] = {}
     for i, word in enumerate(data["text"]):
         conf = float(data["conf"][i])
         if word.strip() and conf >= 0:
             key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
-            lines.setdefault(key, []).append((word, conf))
+            x, y, w, h = (int(data[k][i]) for k in ("left", "top", "width", "height"))
+            lines.setdefault(key, []).append((word, conf, (x, y, x + w, y + h)))
     out = []
     for key in sorted(lines):
         words = lines[key]
-        out.append(Line(" ".join(w for w, _ in words), sum(c for _, c in words) / len(words)))
+        box = (min(b[0] for *_, b in words), min(b[1] for *_, b in words),
+               max(b[2] for *_, b in words), max(b[3] for *_, b in words))
+        out.append(Line(" ".join(w for w, _, _ in words), sum(c for _, c, _ in words) / len(words), box))
     return out
 
 
@@ -152,40 +164,52 @@ def require_engine() -> None:
         raise SourceError("ocr_missing")
 
 
-_READ: "OrderedDict[str, tuple[str, float]]" = OrderedDict()  # file sha256 -> OCR result, the last few files
+_READ: "OrderedDict[str, tuple[str, float, list[scans.ScanPage]]]" = OrderedDict()  # the last few files' OCR
 _READ_KEEP = 8
 _READ_LOCK = threading.Lock()
 
 
-def remembered(data: bytes, read: Callable[[], tuple[str, float]]) -> tuple[str, float]:
+def remembered(data: bytes, read: Callable[[], "tuple[str, float, list[scans.ScanPage]]"]) -> tuple[str, float]:
     """``read()``'s (text, confidence) for a file's bytes, computed once: ``add`` reads a file to check it, then
-    the sync that indexes it reads it again, and a scan must not be OCR'd twice."""
-    key = f"{hashlib.sha256(data).hexdigest()}:{_BOUNDS.get().max_pages}"  # a lower page limit is not bypassed
+    the sync that indexes it reads it again, and a scan must not be OCR'd twice. Its page images and line
+    boxes are kept for the viewer when the run names a folder for them (:func:`bounds`)."""
+    digest = hashlib.sha256(data).hexdigest()
+    run = _BOUNDS.get()
+    key = f"{digest}:{run.max_pages}:{run.keep_dir is not None}"  # a lower page limit is not bypassed
     with _READ_LOCK:
-        if key in _READ:
+        got = _READ.get(key)
+        if got is not None:
             _READ.move_to_end(key)
-            return _READ[key]
-    result = read()
-    with _READ_LOCK:
-        _READ[key] = result
-        while len(_READ) > _READ_KEEP:
-            _READ.popitem(last=False)
-    return result
+    if got is None:
+        got = read()
+        with _READ_LOCK:
+            _READ[key] = got
+            while len(_READ) > _READ_KEEP:
+                _READ.popitem(last=False)
+    text, confidence, pages = got
+    if run.keep_dir is not None:
+        scans.save(run.keep_dir, digest, pages)  # once per folder: an index folder already holding them keeps its own
+    return text, confidence
 
 
-def ocr_pages(images: Iterable[Any], total: int) -> tuple[str, float]:
-    """(text with pages separated by blank lines, mean line confidence) of ``total`` page images."""
+def ocr_pages(images: Iterable[Any], total: int) -> "tuple[str, float, list[scans.ScanPage]]":
+    """(text with pages separated by blank lines, mean line confidence, the pages with their boxed lines) of
+    ``total`` page images."""
     check_pages(total)
     run = _BOUNDS.get()
-    texts, confs = [], []
+    texts, confs, pages = [], [], []
     for n, img in enumerate(images, start=1):
         check_pages(n)
+        prepared: list[Any] = []
         try:
-            lines = read_lines(img)
+            lines = read_lines(img, prepared)
         except RuntimeError:  # pytesseract's timeout
             raise SourceError("ocr_timeout", page=n, seconds=round(run.page_seconds)) from None
         texts.append(page_text(lines))
         confs += [line.confidence for line in lines]
+        if run.keep_dir is not None and prepared:
+            pages.append(scans.ScanPage(prepared[0].width, prepared[0].height, scans.thumbnail(prepared[0]),
+                                        tuple(scans.ScanLine(ln.text, ln.box, round(ln.confidence, 1)) for ln in lines)))
         if run.progress:
             run.progress(n, total)
-    return "\n\n".join(PAGE_MARK + t for t in texts), (sum(confs) / len(confs) if confs else 0.0)
+    return "\n\n".join(PAGE_MARK + t for t in texts), (sum(confs) / len(confs) if confs else 0.0), pages

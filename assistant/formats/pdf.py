@@ -17,11 +17,14 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import SourceError
 from ..pages import PAGE_MARK
 from .ocr import check_pages, ocr_pages, remembered, require_engine
+
+if TYPE_CHECKING:
+    from ..scans import ScanPage
 
 _PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]+")
 _MIRROR = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
@@ -480,8 +483,9 @@ def read_pdf(path: Path, data: bytes) -> tuple[dict[str, Any], str]:
     return meta, text
 
 
-def ocr_pdf(data: bytes) -> tuple[str, float]:
-    """(text, mean line confidence) of a PDF without a text layer, its pages rendered at 300 dpi and OCR'd."""
+def ocr_pdf(data: bytes) -> "tuple[str, float, list[ScanPage]]":
+    """(text, mean line confidence, pages with their line boxes) of a PDF without a text layer, its pages
+    rendered at 300 dpi and OCR'd."""
     import pypdfium2
 
     require_engine()
@@ -492,12 +496,12 @@ def ocr_pdf(data: bytes) -> tuple[str, float]:
     try:
         check_pages(len(doc))
         pages = (doc[i].render(scale=300 / 72).to_pil() for i in range(len(doc)))
-        text, confidence = ocr_pages(pages, len(doc))
+        text, confidence, scanned = ocr_pages(pages, len(doc))
     finally:
         doc.close()
     if sum(1 for c in text if c.isalpha()) < 3:
         raise SourceError("scanned")
-    return text, confidence
+    return text, confidence, scanned
 
 
 def _drop_running_heads(pages: list[str]) -> list[str]:
