@@ -13,25 +13,26 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FONT = FIXTURES / "fonts" / "DejaVuSans-Arabic-subset.ttf"
+BOLD_FONT = FIXTURES / "fonts" / "DejaVuSans-Bold-Arabic-subset.ttf"  # a second face for the OCR measurements
 
 
-def _pdf(title: str | None = None):  # type: ignore[no-untyped-def]
+def _pdf(title: str | None = None, font: Path = FONT):  # type: ignore[no-untyped-def]
     from fpdf import FPDF
 
     pdf = FPDF()
     pdf.set_creation_date(__import__("datetime").datetime(2025, 11, 24, 10, 0, 0))
     if title:
         pdf.set_title(title)
-    pdf.add_font("arabic", fname=str(FONT))
+    pdf.add_font("arabic", fname=str(font))
     pdf.set_font("arabic", size=13)
     return pdf
 
 
 def arabic_pdf(path: Path, paragraphs: list[str], title: str | None = None, heading: str | None = None,
-               running_head: str | None = None) -> Path:
+               running_head: str | None = None, font: Path = FONT) -> Path:
     """A text PDF of right-to-left paragraphs, shaped by HarfBuzz (what LibreOffice and browsers produce);
     ``running_head`` is printed at the top of every page, with the page number at the bottom."""
-    pdf = _pdf(title)
+    pdf = _pdf(title, font)
     if running_head:
         def header() -> None:
             pdf.set_font_size(9)

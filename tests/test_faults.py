@@ -85,10 +85,13 @@ def test_kill_9_at_random_points_of_add_remove_and_ingest(home: Path, tmp_path: 
     outside.mkdir()
     moments: dict[str, int] = {}
     for k in range(KILLS):
-        op = rng.choice(["add", "remove", "ingest"])
-        ids = sorted(set(store.read_manifest(store.current_generation(settings.index))) - {BASE})
-        if op == "remove" and not ids:
+        op = rng.choice(["add", "remove", "ingest", "replace"])
+        manifest = store.read_manifest(store.current_generation(settings.index))
+        ids = sorted(set(manifest) - {BASE})
+        replaceable = sorted(sid for sid in ids if (outside / f"{sid}.md").exists())
+        if (op == "remove" and not ids) or (op == "replace" and not replaceable):
             op = "add"
+        versions: tuple[str, str] | None = None
         if op == "add":
             batch = []
             for j in range(rng.randint(3, 12)):
@@ -98,6 +101,12 @@ def test_kill_9_at_random_points_of_add_remove_and_ingest(home: Path, tmp_path: 
             args = ["add", *batch]
         elif op == "remove":
             args = ["remove", rng.choice(ids)]
+        elif op == "replace":  # an edited version of a document added earlier, swapped in with add --replace
+            sid = rng.choice(replaceable)
+            edited = outside / f"{sid}.md"
+            edited.write_text(_doc(50_000 + k, lines=14), encoding="utf-8")
+            versions = (manifest[sid].text, sid)
+            args = ["add", "--replace", str(edited)]
         else:
             for j in range(rng.randint(5, 30)):
                 (settings.sources / f"direct-{k:02d}-{j:02d}.md").write_text(_doc(10_000 + 100 * k + j), encoding="utf-8")
@@ -109,6 +118,10 @@ def test_kill_9_at_random_points_of_add_remove_and_ingest(home: Path, tmp_path: 
         if moment == "finished":
             assert proc.returncode == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
         check_index(settings)  # whatever the moment: the old state or the new, whole
+        if versions is not None:  # the replaced document answers from its old text or its new one, never neither
+            old_text, sid = versions
+            now = store.read_manifest(store.current_generation(settings.index))[sid].text
+            assert now == old_text or f"رقم {50_000 + k} " in now
         report = sync(settings)  # and the next run completes the work
         assert not report.failed, report.failed
         folder = {source_id_for(p, settings.sources) for p in discover(settings.sources)}
