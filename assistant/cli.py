@@ -197,6 +197,17 @@ def cmd_sources(settings, args) -> int:  # type: ignore[no-untyped-def]
         updated = f"  updated={s.updated}" if s.updated else ""
         print(f"- {_line(s.source_id)}  «{_line(s.title)}»  {_line(s.origin)}  v{s.version}  chunks={s.chunks}"
               f"  added={s.added}{updated}  sha256={s.content_hash[:12]}")
+    from .ingest import folder_status
+
+    pending, failed = folder_status(settings)
+    if pending:
+        print(message("sources_pending", count=len(pending)))
+        for name in pending:
+            print(f"- {_line(name)}")
+    if failed:
+        print(message("sources_failed", count=len(failed)))
+        for name, why in sorted(failed.items()):
+            print(f"- {_line(name)}: {_line(why)}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
@@ -126,12 +127,47 @@ def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
             else:
                 report.unchanged.append(sid)
         report.removed = sorted(set(known) - set(found))
+        _keep_failures(settings, failed)
         if live is not None and not report.touched:
             report.seconds = time.perf_counter() - t0
             return report
         report.embedded = _write_generation(settings, live, known, found, report, say)
+        _drop_unused_scans(settings, found)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+FAILURES = "last-failures.json"  # beside the generations: the files the last sync could not index, and why
+
+
+def _keep_failures(settings: Settings, failed: dict[str, str]) -> None:
+    try:
+        store.write_atomic(settings.index / FAILURES, json.dumps(
+            {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "failed": failed}, ensure_ascii=False, indent=1))
+    except OSError:  # a read-only index still answers; the list is a convenience
+        pass
+
+
+def _drop_unused_scans(settings: Settings, found: dict[str, Source]) -> None:
+    """Remove the page images of scans no indexed source comes from any more."""
+    keep = {s.file_hash for s in found.values() if s.file_hash}
+    folder = settings.index / scans.SCANS_DIRNAME
+    if folder.is_dir():
+        for d in folder.iterdir():
+            if d.is_dir() and not d.name.startswith(".") and d.name not in keep:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def folder_status(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """(files in the sources folder not indexed yet, files the last sync could not index with the reason)."""
+    try:
+        failed = json.loads((settings.index / FAILURES).read_text(encoding="utf-8")).get("failed", {})
+    except (OSError, ValueError):
+        failed = {}
+    indexed = set(store.read_manifest(store.current_generation(settings.index)))
+    folder = settings.sources
+    pending = [p.name for p in discover(folder) if source_id_for(p, folder) not in indexed and p.name not in failed]
+    return sorted(pending), {str(k): str(v) for k, v in failed.items()}
 
 
 MAX_ADD = 5000  # chunks per call into Chroma (also bounded by what the Chroma client says it accepts)

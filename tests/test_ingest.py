@@ -201,3 +201,23 @@ def test_a_sync_reads_only_files_whose_bytes_changed(tmp_path, monkeypatch) -> N
     report = sync(settings)
     assert read == ["b.txt"] and report.changed == ["b"]
     assert "طنجة" in Assistant(settings).source("b").text
+
+
+def test_sources_lists_files_pending_and_failed(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from assistant import cli
+
+    settings = make_settings(tmp_path)
+    (settings.sources / "a.txt").write_text("نص أول عن مهرجان الزيتون في مدينة وزان.", encoding="utf-8")
+    (settings.sources / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    sync(settings)
+    (settings.sources / "later.txt").write_text("نص أضيف إلى المجلد ولم يفهرس بعد عن معرض الكتاب.", encoding="utf-8")
+    for k, v in {"HOME": tmp_path, "EMBED_MODEL": "hash", "PROMPTS_DIR": settings.prompts}.items():
+        monkeypatch.setenv(f"ASSISTANT_{k}", str(v))
+    assert cli.main(["sources"]) == 0
+    out = capsys.readouterr().out
+    listed, rest = out.split("لم تُفهرس بعد", 1)
+    assert "- a " in listed and "later.txt" in rest.split("آخر مزامنة")[0]
+    assert "broken.pdf" in rest.split("آخر مزامنة")[1] and "later.txt" not in rest.split("آخر مزامنة")[1]
+    sync(settings)
+    assert cli.main(["sources"]) == 0
+    assert "لم تُفهرس بعد" not in capsys.readouterr().out  # indexed now

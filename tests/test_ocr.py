@@ -157,6 +157,10 @@ def test_a_citation_into_a_scan_shows_the_page_with_the_cited_lines_boxed(tmp_pa
     turns = [{"question": ans.question, "answer": app_answer(ans)}]
     viewer = app._open_citation("cite", 0, c.n, turns, None)
     assert "ocr-box" in viewer and "الصفحة 1 من المسح الضوئي" in viewer
+    from assistant.ingest import remove_source
+
+    remove_source(settings, "photo")  # its page images go with it
+    assert not (settings.index / scans.SCANS_DIRNAME / src.file_hash).exists()
 
 
 def app_answer(answer):  # type: ignore[no-untyped-def]
