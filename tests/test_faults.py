@@ -67,7 +67,7 @@ def _kill_during(proc: subprocess.Popen, settings, rng: random.Random) -> str:  
         deadline = time.monotonic() + 60
         while proc.poll() is None and not list(settings.index.glob(".work-gen-*")) and time.monotonic() < deadline:
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.4))
+        time.sleep(rng.uniform(0.0, 0.2))
     writing = bool(list(settings.index.glob(".work-gen-*")))
     if proc.poll() is not None:
         return "finished"
