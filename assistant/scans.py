@@ -26,11 +26,13 @@ MIN_SHARE = 0.6  # a line is cited when this share of its words is in the quote
 
 @dataclass(frozen=True)
 class ScanLine:
-    """One OCR'd line: its text, its box on the page image (x0, y0, x1, y1 in pixels) and its confidence."""
+    """One OCR'd line: its text, Tesseract's mean confidence in its words (0-100), its box on the cleaned page
+    image (x0, y0, x1, y1 in pixels) and the (block, paragraph) of the page layout it belongs to."""
 
     text: str
-    box: tuple[int, int, int, int]
     confidence: float
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    paragraph: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def load_page(folder: Path, key: str, page: int) -> ScanPage | None:
         jpeg = (base / f"page-{page:04d}.jpg").read_bytes()
     except (OSError, ValueError, KeyError, IndexError):
         return None
-    lines = tuple(ScanLine(str(d["text"]), tuple(int(v) for v in d["box"]), float(d["confidence"]))  # type: ignore[misc]
+    lines = tuple(ScanLine(str(d["text"]), float(d["confidence"]), tuple(int(v) for v in d["box"]),  # type: ignore[arg-type]
+                           tuple(int(v) for v in d.get("paragraph", (0, 0))))  # type: ignore[arg-type]
                   for d in meta["lines"])
     return ScanPage(int(meta["width"]), int(meta["height"]), jpeg, lines)
 

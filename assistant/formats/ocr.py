@@ -64,14 +64,7 @@ def check_pages(n: int) -> None:
         raise SourceError("too_many_pages", limit=limit, pages=n)
 
 
-@dataclass(frozen=True)
-class Line:
-    """One line of an OCR'd page and Tesseract's mean confidence in its words (0-100)."""
-
-    text: str
-    confidence: float
-    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # x0, y0, x1, y1 on the cleaned page image
-    paragraph: tuple[int, int] = (0, 0)  # Tesseract's (block, paragraph) the line belongs to
+Line = scans.ScanLine  # one OCR'd line: text, confidence, box and layout paragraph (kept as is for the viewer)
 
 
 def available() -> bool:
@@ -176,7 +169,7 @@ def require_engine() -> None:
         raise SourceError("ocr_missing")
 
 
-_READ: "OrderedDict[str, tuple[str, float, list[scans.ScanPage]]]" = OrderedDict()  # the last few files' OCR
+_READ: "OrderedDict[str, tuple[str, float]]" = OrderedDict()  # the last few files' OCR text and confidence
 _READ_KEEP = 8
 _READ_LOCK = threading.Lock()
 
@@ -187,20 +180,19 @@ def remembered(data: bytes, read: Callable[[], "tuple[str, float, list[scans.Sca
     boxes are kept for the viewer when the run names a folder for them (:func:`bounds`)."""
     digest = hashlib.sha256(data).hexdigest()
     run = _BOUNDS.get()
-    key = f"{digest}:{run.max_pages}:{run.keep_dir is not None}"  # a lower page limit is not bypassed
+    key = f"{digest}:{run.max_pages}:{run.keep_dir}"  # a lower page limit is not bypassed; pages go to each folder
     with _READ_LOCK:
         got = _READ.get(key)
         if got is not None:
             _READ.move_to_end(key)
-    if got is None:
-        got = read()
-        with _READ_LOCK:
-            _READ[key] = got
-            while len(_READ) > _READ_KEEP:
-                _READ.popitem(last=False)
-    text, confidence, pages = got
+            return got
+    text, confidence, pages = read()
     if run.keep_dir is not None:
-        scans.save(run.keep_dir, digest, pages)  # once per folder: an index folder already holding them keeps its own
+        scans.save(run.keep_dir, digest, pages)
+    with _READ_LOCK:  # the text only: the page images are on disk now, not held in memory
+        _READ[key] = (text, confidence)
+        while len(_READ) > _READ_KEEP:
+            _READ.popitem(last=False)
     return text, confidence
 
 
@@ -220,8 +212,7 @@ def ocr_pages(images: Iterable[Any], total: int) -> "tuple[str, float, list[scan
         texts.append(page_text(lines))
         confs += [line.confidence for line in lines]
         if run.keep_dir is not None and prepared:
-            pages.append(scans.ScanPage(prepared[0].width, prepared[0].height, scans.thumbnail(prepared[0]),
-                                        tuple(scans.ScanLine(ln.text, ln.box, round(ln.confidence, 1)) for ln in lines)))
+            pages.append(scans.ScanPage(prepared[0].width, prepared[0].height, scans.thumbnail(prepared[0]), tuple(lines)))
         if run.progress:
             run.progress(n, total)
     return "\n\n".join(PAGE_MARK + t for t in texts), (sum(confs) / len(confs) if confs else 0.0), pages

@@ -502,8 +502,8 @@ def _scan_image(page: Any) -> Any:
 
 
 def ocr_pdf(data: bytes) -> "tuple[str, float, list[ScanPage]]":
-    """(text, mean line confidence, pages with their line boxes) of a PDF without a text layer, its pages
-    rendered at 300 dpi and OCR'd."""
+    """(text, mean line confidence, pages with their line boxes) of a PDF without a text layer, each page OCR'd
+    from its scanned image (or rendered at 300 dpi when it is not one image)."""
     import pypdfium2
 
     require_engine()
