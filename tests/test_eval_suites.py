@@ -19,7 +19,7 @@ from conftest import ROOT, make_settings
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_ar_small.json"
 XQUAD_SET = ROOT / "evals" / "xquad-heldout.yaml"
 XQUAD_DOCS = ROOT / "evals" / "xquad-ar"
-XQUAD_JSON = ROOT.parent / "shared" / "data" / "xquad.ar.json"
+XQUAD_JSON = ROOT / "tests" / "fixtures" / "xquad" / "xquad.ar.json"  # a copy of ../shared/data/xquad.ar.json (CC BY-SA 4.0)
 
 DOCS = {
     "marrakech.md": "---\ntitle: مراكش\n---\nانعقدت الجمعية العامة للإنتربول في مدينة مراكش سنة 2025 بمشاركة 181 دولة.\n",
