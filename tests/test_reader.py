@@ -125,6 +125,29 @@ def test_sentence_features_are_finite_and_named() -> None:
     assert m.shape == (2, len(SENTENCE_FEATURES)) and np.isfinite(m).all()
 
 
+
+def test_near_miss_keeps_the_paragraph_without_the_answer_and_is_scored_apart() -> None:
+    from assistant.readers.trained.dataset import Asked, near_miss
+    from assistant.readers.trained.metrics import Decision, summarise
+
+    q = Question.of("كم عدد الدول المشاركة؟")
+    texts = ["انعقدت الدورة في مراكش.", "شاركت 181 دولة في الجمعية العامة.", "اختتمت الأشغال يوم الخميس."]
+    cands = [Candidate("s", 1, 25 * i, 25 * i + 20, t, np.array([1.0, float(i)], dtype=np.float32), i, 3)
+             for i, t in enumerate(texts)]
+    idf = IDF.fit(texts)
+    q_vec = np.array([0.8, 0.6], dtype=np.float32)
+    a = Asked(cands, sentence_matrix(q, q_vec, cands, idf), np.array([0, 1, 0], dtype=np.int8), q_vec)
+    near = near_miss(a, q, idf)
+    assert near is not None and [c.text for c in near.cands] == [texts[0], texts[2]]
+    assert [(c.position, c.siblings) for c in near.cands] == [(0, 2), (1, 2)] and not near.labels.any()
+    assert cands[2].position == 2  # the answerable retrieval is left as it was
+    assert near_miss(replace(a, labels=np.zeros(3, dtype=np.int8)), q, idf) is None  # nothing to take out
+    d = [Decision(True, True, 0.9, True, True, 10, 1.0, 1.0), Decision(False, False, 0.1, False, False, 0, 0, 0),
+         Decision(False, False, 0.8, True, False, 12, 0, 0, near=True)]
+    s = summarise(d)
+    assert (s["twin_refusal_recall"], s["near_refusal_recall"], s["unanswerable_refused"]) == (1.0, 0.0, 0.5)
+
+
 # ------------------------------------------------------------------ answers, with the real model
 
 

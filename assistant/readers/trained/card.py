@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from . import data
 
 FIGURES = ("sentence_choice", "fact_accuracy", "span_em", "span_f1", "answerable_refused", "twin_refusal_recall",
-           "words_mean", "ece")
+           "near_refusal_recall", "words_mean", "ece")
 
 
 def meta(design: str, table: dict, counts: dict[str, int], files: Sequence[str], n_paragraphs: int, seconds: float) -> dict[str, Any]:
@@ -62,7 +62,8 @@ The article suite (`evals/article.yaml`) was never used for training or tuning.
 Per question, over the retrieval the assistant really runs (hybrid BM25 + e5, top 5 chunks, the chunks of their
 paragraphs as candidates). `sentence_choice`: the chosen sentence holds the gold answer; `fact_accuracy`: the quoted
 answer holds it and was not refused; `span_em`/`span_f1`: the short answer against the gold answers;
-`answerable_refused`: answerable questions refused; `twin_refusal_recall`: twins refused; `words_mean`: words per
+`answerable_refused`: answerable questions refused; `twin_refusal_recall`: twins refused; `near_refusal_recall`: near misses
+refused (the answerable retrieval with every sentence holding the answer taken out); `words_mean`: words per
 answer given; `ece`: expected calibration error of the answer probability (10 bins), twins included.
 
 ### Dev (used to choose)

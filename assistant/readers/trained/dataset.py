@@ -8,7 +8,7 @@ same article and other articles stay in).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -46,6 +46,35 @@ class Example:
     holders: list[str]
     span_feats: np.ndarray | None = None  # span features of the gold sentence (first one holding the answer)
     span_gold: int | None = None
+    near: Asked | None = None  # the answerable retrieval with every sentence holding the answer taken out
+
+
+def askings(ex: Example, near: bool = True) -> list[tuple[Asked, bool]]:
+    """The example's retrievals with whether each holds the answer: answerable, twin, near miss."""
+    out = [(ex.answerable, True), (ex.twin, False)]
+    if near and ex.near is not None:
+        out.append((ex.near, False))
+    return out
+
+
+def near_miss(a: Asked, q: Question, idf: IDF) -> Asked | None:
+    """SQuAD 2.0's hardest unanswerable case: the same passages, on topic, with the answer's sentences gone.
+
+    The twin leaves whole paragraphs out, so it mostly teaches "off topic"; a near miss keeps the question's
+    paragraph and its wording, and lacks only the fact (the paragraph reads as if it never held that sentence).
+    """
+    keep = [i for i, y in enumerate(a.labels) if not y]
+    if not keep or len(keep) == len(a.labels):
+        return None
+    cands = [replace(a.cands[i]) for i in keep]
+    by_para: dict[tuple[str, int], list[int]] = {}
+    for k, c in enumerate(cands):
+        by_para.setdefault((c.source_id, c.paragraph), []).append(k)
+    for idx in by_para.values():
+        for pos, k in enumerate(sorted(idx, key=lambda k: cands[k].start)):
+            cands[k].position, cands[k].siblings = pos, len(idx)
+    feats = sentence_matrix(q, a.q_vec, cands, idf)
+    return Asked(cands, feats, np.zeros(len(cands), dtype=np.int8), a.q_vec, [])
 
 
 def write_sources(paragraphs: Sequence[Paragraph], folder: Path) -> None:
@@ -122,7 +151,7 @@ def build_examples(index, questions: Sequence[SquadQuestion], paragraphs: Sequen
         holders = holders_of(sq, paragraphs, hays)
         a = ask(index, q, (), sq.answers, idf, top_k)
         t = ask(index, q, holders, sq.answers, idf, top_k)
-        ex = Example(sq, q, a, t, holders)
+        ex = Example(sq, q, a, t, holders, near=near_miss(a, q, idf))
         gold = next((c for c, y in zip(a.cands, a.labels) if y and c.source_id == sq.paragraph_key), None)
         if gold is None:  # the answer sentence itself, straight from its paragraph, for span training
             gold = next((c for c in _paragraph_candidates(index, sq.paragraph_key)

@@ -20,6 +20,7 @@ class Decision:
     words: int
     span_em: float
     span_f1: float
+    near: bool = False  # a near miss: the answerable retrieval with the answer's sentences taken out
 
 
 def ece(probs: Sequence[float], outcomes: Sequence[bool], bins: int = 10) -> float:
@@ -40,7 +41,9 @@ def ece(probs: Sequence[float], outcomes: Sequence[bool], bins: int = 10) -> flo
 def summarise(ds: Sequence[Decision]) -> dict[str, float]:
     """The table's figures over answerable questions and their twins."""
     ans = [d for d in ds if d.answerable]
-    twins = [d for d in ds if not d.answerable]
+    unanswerable = [d for d in ds if not d.answerable]
+    twins = [d for d in unanswerable if not d.near]
+    near = [d for d in unanswerable if d.near]
     answered = [d for d in ds if d.answered]
     n = max(len(ans), 1)
     return {
@@ -50,6 +53,8 @@ def summarise(ds: Sequence[Decision]) -> dict[str, float]:
         "span_f1": sum(d.span_f1 for d in ans) / n,
         "answerable_refused": sum(not d.answered for d in ans) / n,
         "twin_refusal_recall": sum(not d.answered for d in twins) / max(len(twins), 1),
+        "near_refusal_recall": sum(not d.answered for d in near) / len(near) if near else float("nan"),
+        "unanswerable_refused": sum(not d.answered for d in unanswerable) / max(len(unanswerable), 1),
         "words_mean": float(np.mean([d.words for d in answered])) if answered else 0.0,
         "ece": ece([d.prob for d in ds], [d.answered and d.fact_ok if d.answerable else False for d in ds]),
     }
