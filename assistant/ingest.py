@@ -196,9 +196,8 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from .chunking import ArabicSentenceSplitter
-    from .keyword import build_keyword_state
+    from .keyword import update_keyword_state
 
-    embed = backends.embedder_for(settings, say)
     work = store.new_generation(settings.index)
     try:
         client = store.chroma_client(work, settings)
@@ -215,6 +214,7 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         nodes = []
         if todo:
             say(f"indexing {len(todo)} source(s)")
+            embed = backends.embedder_for(settings, say)  # a removal embeds nothing and loads no model
             pipeline = IngestionPipeline(
                 transformations=[ArabicSentenceSplitter(max_words=settings.chunk_max_words), embed],
                 vector_store=vector_store, docstore=docstore, docstore_strategy=DocstoreStrategy.UPSERTS,
@@ -234,7 +234,7 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
                                     version=(old.version + edited) if old else 1,
                                     updated=now if edited else (old.updated if old else ""))
         store.write_manifest(work, manifest, {"embed_model": settings.embed_model, "collection": store.collection_name(settings)})
-        build_keyword_state(collection, work / "bm25")
+        update_keyword_state(collection, work / "bm25", set(report.removed + report.changed), nodes)
         del vector_store, collection, client
         _release_chroma(work)
         store.publish(settings.index, work)

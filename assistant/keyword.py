@@ -62,15 +62,110 @@ class ArabicBM25Retriever(BM25Retriever):
         return out
 
 
+KEEP = ("source_id", "title", "paragraph", "start", "end", "origin", "date", "chunk")
+TOKENS = "tokens.npz"  # every chunk's analysed tokens, so that a write analyses only the chunks it adds
+CORPUS = "corpus.jsonl"
+
+
 def build_keyword_state(collection: Any, path: Path) -> None:
     """Rebuild and persist the BM25 state from every chunk in the Chroma collection."""
     got = collection.get(include=["documents", "metadatas"])
     ids, texts, metas = got["ids"], got["documents"] or [], got["metadatas"] or []
+    _write(path, _Rows.empty(), list(ids), list(texts), [{k: m.get(k) for k in KEEP} for m in metas])
+
+
+def update_keyword_state(collection: Any, path: Path, dropped: set[str], nodes: list[Any]) -> None:
+    """Bring a working generation's BM25 state (copied from the live one) up to date, analysing only the chunks
+    added: chunks of ``dropped`` source ids leave, ``nodes`` (llama-index nodes just stored) join. A state
+    without its token table (older indexes) is rebuilt once from the collection."""
+    rows = _Rows.read(path)
+    if rows is None:
+        build_keyword_state(collection, path)
+        return
+    rows = rows.without(dropped)
+    metas = [{k: n.metadata.get(k) for k in KEEP} for n in nodes]
+    _write(path, rows, [n.node_id for n in nodes], [n.get_content() for n in nodes], metas)
+
+
+class _Rows:
+    """The persisted chunks of a BM25 state: ids, sources, token ids (CSR rows), vocabulary and corpus lines."""
+
+    def __init__(self, ids: Any, sources: Any, indptr: Any, tokens: Any, vocab: Any, lines: list[str]) -> None:
+        self.ids, self.sources, self.indptr, self.tokens, self.vocab, self.lines = ids, sources, indptr, tokens, vocab, lines
+
+    @classmethod
+    def empty(cls) -> "_Rows":
+        """No chunks."""
+        import numpy as np
+
+        return cls(np.array([], dtype=str), np.array([], dtype=str), np.zeros(1, dtype=np.int64),
+                   np.array([], dtype=np.int32), np.array([], dtype=str), [])
+
+    @classmethod
+    def read(cls, path: Path) -> "_Rows | None":
+        """The state's rows, or None when it has no token table (or an unreadable one)."""
+        import numpy as np
+
+        if (path / "EMPTY").exists():
+            return cls.empty()
+        try:
+            with np.load(path / TOKENS, allow_pickle=False) as z:
+                parts = [z[k] for k in ("ids", "sources", "indptr", "tokens", "vocab")]
+            with open(path / CORPUS, encoding="utf-8") as fh:
+                lines = [line for line in fh.read().split("\n") if line.strip()]
+        except (OSError, ValueError, KeyError):
+            return None
+        if len(lines) != len(parts[0]) or len(parts[2]) != len(lines) + 1:
+            return None
+        return cls(*parts, lines)
+
+    def without(self, dropped: set[str]) -> "_Rows":
+        """These rows less the chunks of the dropped sources."""
+        import numpy as np
+
+        if not dropped or not len(self.ids):
+            return self
+        keep = ~np.isin(self.sources, np.array(sorted(dropped), dtype=str))
+        lens = np.diff(self.indptr)
+        tok_keep = np.repeat(keep, lens)
+        indptr = np.concatenate([[0], np.cumsum(lens[keep])]).astype(np.int64)
+        return _Rows(self.ids[keep], self.sources[keep], indptr, self.tokens[tok_keep], self.vocab,
+                     [line for line, k in zip(self.lines, keep) if k])
+
+
+def _write(path: Path, rows: _Rows, ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> None:
+    """Append chunks to ``rows``, then persist the token table, the corpus and the BM25 index built over them."""
+    import numpy as np
+    from bm25s.tokenization import Tokenized
+
     path.mkdir(parents=True, exist_ok=True)
-    keep = ("source_id", "title", "paragraph", "start", "end", "origin", "date", "chunk")
-    clean = [{k: m.get(k) for k in keep} for m in metas]
-    if not ids:
+    index = {t: i for i, t in enumerate(rows.vocab.tolist())}
+    new_tokens: list[int] = []
+    lens = []
+    for text in texts:
+        toks = arabic.analyze(text) or [""]
+        lens.append(len(toks))
+        new_tokens += [index.setdefault(t, len(index)) for t in toks]
+    vocab_all = np.array(list(index), dtype=str) if index else np.array([], dtype=str)
+    tokens = np.concatenate([rows.tokens, np.asarray(new_tokens, dtype=np.int32)]).astype(np.int32)
+    indptr = np.concatenate([rows.indptr, rows.indptr[-1] + np.cumsum(np.asarray(lens, dtype=np.int64))]).astype(np.int64)
+    used, tokens = np.unique(tokens, return_inverse=True)  # tokens of departed chunks leave the vocabulary
+    vocab = vocab_all[used] if len(used) else vocab_all[:0]
+    all_ids = np.concatenate([rows.ids, np.asarray(ids, dtype=str)]) if ids else rows.ids
+    sources = np.concatenate([rows.sources, np.asarray([m.get("source_id") or "" for m in metas], dtype=str)]) if ids else rows.sources
+    lines = rows.lines + [json.dumps(dict(m, node_id=i, text=t), ensure_ascii=False) for i, t, m in zip(ids, texts, metas)]
+    for f in path.iterdir():
+        if f.is_file():
+            f.unlink()
+    if not lines:
         (path / "EMPTY").write_text("", encoding="utf-8")
         return
-    with contextlib.redirect_stderr(io.StringIO()):  # bm25s draws a progress bar while saving its corpus
-        ArabicBM25Retriever.from_texts(list(ids), list(texts), clean, top_k=10).persist(str(path))
+    with open(path / TOKENS, "wb") as fh:
+        np.savez(fh, ids=all_ids.astype(str), sources=sources.astype(str), indptr=indptr, tokens=tokens.astype(np.int32),
+                 vocab=vocab.astype(str))
+    (path / CORPUS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bm = bm25s.BM25()
+    docs = [tokens[a:b].tolist() for a, b in zip(indptr[:-1], indptr[1:])]
+    bm.index(Tokenized(ids=docs, vocab={t: i for i, t in enumerate(vocab.tolist())}), show_progress=False)
+    with contextlib.redirect_stderr(io.StringIO()):  # bm25s draws a progress bar while saving
+        bm.save(str(path))

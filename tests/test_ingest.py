@@ -221,3 +221,31 @@ def test_sources_lists_files_pending_and_failed(tmp_path, monkeypatch, capsys) -
     sync(settings)
     assert cli.main(["sources"]) == 0
     assert "لم تُفهرس بعد" not in capsys.readouterr().out  # indexed now
+
+
+def test_keyword_state_follows_each_write_as_a_full_rebuild_would(article_home, counted):  # type: ignore[no-untyped-def]
+    """A write analyses only the chunks it adds, yet keyword search answers exactly as over a fresh index."""
+    from assistant.keyword import ArabicBM25Retriever, build_keyword_state
+    from assistant.retrieve import Index
+
+    s = make_settings(article_home)
+    sync(s)
+    notes = {"note1": "بلغ عدد المتطوعين في التنظيم ثلاثمئة وخمسين متطوعًا من مراكش.",
+             "note2": "افتتح المعرض الدولي للكتاب أبوابه في الرباط يوم الخميس بحضور 181 ناشرا."}
+    for name, text in notes.items():
+        (article_home / "sources" / f"{name}.md").write_text(f"---\ntitle: {name}\n---\n{text}\n", encoding="utf-8")
+        sync(s)
+    (article_home / "sources" / "note1.md").write_text("---\ntitle: note1\n---\nانعقد المؤتمر في أكادير.\n", encoding="utf-8")
+    (article_home / "sources" / "note2.md").unlink()
+    report = sync(s)
+    assert report.changed == ["note1"] and report.removed == ["note2"]
+    live = store.current_generation(s.index)
+    fresh = article_home / "fresh-bm25"
+    index = Index(s)
+    build_keyword_state(index._collection, fresh)
+    kept, rebuilt = ArabicBM25Retriever.load(live / "bm25", 20), ArabicBM25Retriever.load(fresh, 20)
+    for q in ("كم عدد الدول التي شاركت؟", "أين انعقد المؤتمر؟", "المعرض الدولي للكتاب في الرباط", "المتطوعين"):
+        got = [(n.node.node_id, round(n.score, 6)) for n in kept.retrieve(q)]
+        assert got == [(n.node.node_id, round(n.score, 6)) for n in rebuilt.retrieve(q)]
+    assert not any(n.node.metadata["source_id"] == "note2" for n in kept.retrieve("المعرض الدولي للكتاب"))
+    assert index.keyword("أكادير", 3)[0].meta["source_id"] == "note1"
