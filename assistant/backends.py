@@ -77,6 +77,13 @@ def register_answerer(name: str, factory: AnswererFactory) -> None:
     ANSWERERS[name] = factory
 
 
+def registering_modules() -> list[str]:
+    """The modules outside this package that registered a backend in this process (a child process imports them
+    to know the same backends)."""
+    mods = {getattr(e, "__module__", "") for e in (*EMBEDDERS.values(), *ANSWERERS.values()) if callable(e)}
+    return sorted(m for m in mods if m and m != "__main__" and not m.startswith("assistant"))
+
+
 def _resolve(entry: _Entry) -> Callable:
     if callable(entry):
         return entry

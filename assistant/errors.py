@@ -34,6 +34,16 @@ class UserError(Exception):
     def __str__(self) -> str:
         return f"{self.message_key} {self.values}" if self.values else self.message_key
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # pickled whole (an indexing child process hands its errors back): subclasses take other arguments
+        return (_restore, (type(self), self.key, self.values))
+
+
+def _restore(cls: type, key: str, values: dict[str, Any]) -> UserError:
+    err = cls.__new__(cls)
+    UserError.__init__(err, key, **values)
+    return err
+
 
 class SourceError(UserError):
     """A source that cannot be added (unsupported, unreadable, empty, duplicate...)."""

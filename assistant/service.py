@@ -87,14 +87,25 @@ class Assistant:
         return ingest.sync(self.settings, progress or self._progress)
 
     def add_files(self, paths: list[Path], progress: Progress | None = None, owner: str = "",
-                  replace_existing: bool = False) -> ingest.SyncReport:
-        """Add files (shared, or private to ``owner``; ``replace_existing``: new versions of sources already there)."""
-        return ingest.add_files(self.settings, paths, progress or self._progress, owner=owner,
-                                replace_existing=replace_existing)
+                  replace_existing: bool = False, apart: bool = False) -> ingest.SyncReport:
+        """Add files (shared, or private to ``owner``; ``replace_existing``: new versions of sources already there;
+        ``apart``: in a lower-priority child process, so that questions asked meanwhile are not slowed)."""
+        kwargs = {"settings": self.settings, "paths": paths, "owner": owner, "replace_existing": replace_existing}
+        if apart:
+            from . import apart as _apart
 
-    def add_text(self, title: str, text: str, progress: Progress | None = None, owner: str = "") -> ingest.SyncReport:
-        """Add pasted text under a title (shared, or private to ``owner``)."""
-        return ingest.add_text(self.settings, title, text, progress or self._progress, owner=owner)
+            return _apart.run("add_files", progress or self._progress, **kwargs)
+        return ingest.add_files(progress=progress or self._progress, **kwargs)
+
+    def add_text(self, title: str, text: str, progress: Progress | None = None, owner: str = "",
+                 apart: bool = False) -> ingest.SyncReport:
+        """Add pasted text under a title (shared, or private to ``owner``; ``apart`` as for :meth:`add_files`)."""
+        kwargs = {"settings": self.settings, "title": title, "text": text, "owner": owner}
+        if apart:
+            from . import apart as _apart
+
+            return _apart.run("add_text", progress or self._progress, **kwargs)
+        return ingest.add_text(progress=progress or self._progress, **kwargs)
 
     def warm_up(self) -> float:
         """Load the model and the index now; returns the seconds it took."""

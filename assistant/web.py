@@ -688,7 +688,7 @@ class WebApp:
             if staged:
                 try:
                     report = self.assistant.add_files(staged, progress=self._progress_cb(progress), owner=owner,
-                                                      replace_existing=bool(replace_existing))
+                                                      replace_existing=bool(replace_existing), apart=True)
                 except store.IndexBusy:
                     failed["_busy"] = t("ui_index_busy")
                 except Exception:  # the page shows a message; the details go to the server log
@@ -709,7 +709,7 @@ class WebApp:
             return render_status([], missing, t), self.sources_html(user), *keep
         progress(None, desc=t("ui_adding"))
         try:
-            report = self.assistant.add_text(title, text, progress=self._progress_cb(progress), owner=owner)
+            report = self.assistant.add_text(title, text, progress=self._progress_cb(progress), owner=owner, apart=True)
         except store.IndexBusy:
             return render_status([], [t("ui_index_busy")], t), self.sources_html(user), *keep
         except SourceError as err:
