@@ -172,10 +172,51 @@ def _read_band(page: Any, top: int, bottom: int) -> list[Line]:
     left, pad = max(0, int(cols[0]) - 10), 20
     tight = ImageOps.expand(crop.crop((left, 0, min(crop.width, int(cols[-1]) + 10), crop.height)), pad, fill=255)
     got = _lines(tight, "--psm 6", dx=left - pad, dy=top - pad) or _lines(tight, "--psm 13", dx=left - pad, dy=top - pad)
-    return [Line(t, ln.confidence, ln.box, ln.paragraph) for ln in got if (t := _BIDI.sub("", ln.text).strip())]
+    return [Line(t, ln.confidence, ln.box, ln.paragraph) for ln in got
+            if (t := _BIDI.sub("", ln.text).strip()) and ln.confidence >= BAND_MIN_CONFIDENCE]
+
+
+BAND_MIN_CONFIDENCE = 40.0  # a re-read band is kept only above this: text dropped by the layout read at ~60, a
+# picture of bars at ~21
 
 
 _BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+DIGITS = True
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_NUMBER_WORD = re.compile(r"[(\[«“\"']?[0-9]+[.,،؛:;)\]»”\"'%]*")
+
+
+def reread_number(page: Any, word: str, box: tuple[int, int, int, int]) -> str:
+    """A word holding Latin digits, its digits read again on their own: Tesseract's Arabic model misreads digits
+    inside right-to-left lines (181 as 151, 43 as 3), which its Latin model, limited to digits, reads right on
+    the test pages. Read twice, from the word's box and from the box widened by half its height (a number cut at
+    the box's edge); a reading both agree on wins, else the close one when it is not shorter than the first."""
+    runs = _DIGIT_RUN.findall(word)
+    if len(runs) != 1 or not _NUMBER_WORD.fullmatch(word):
+        return word  # a number joined to letters (و27): the letters would be read as digits too
+    h = box[3] - box[1]
+    close, wide = (_digits(page, box, margin) for margin in (h // 6, h // 2))
+    got = close if close and (close == wide or len(close) >= len(runs[0])) else ""
+    return word.replace(runs[0], got, 1) if got and len(got) <= len(runs[0]) + 2 else word
+
+
+def _digits(page: Any, box: tuple[int, int, int, int], margin: int) -> str:
+    """The digits Tesseract's Latin model reads in a box widened by ``margin`` pixels ("" when none)."""
+    import pytesseract
+    from PIL import Image, ImageOps
+
+    x0, y0, x1, y1 = box
+    crop = page.crop((max(0, x0 - margin), max(0, y0 - margin // 2), min(page.width, x1 + margin),
+                      min(page.height, y1 + margin // 2)))
+    crop = ImageOps.expand(crop.resize((crop.width * 2, crop.height * 2), Image.Resampling.LANCZOS), 20, fill=255)
+    try:
+        got = pytesseract.image_to_string(crop, lang="eng", config="--psm 7 -c tessedit_char_whitelist=0123456789",
+                                          timeout=_BOUNDS.get().page_seconds).strip()
+    except Exception:  # noqa: BLE001 - no Latin model, or a timeout: keep the first reading
+        return ""
+    return got if got.isdigit() else ""
 
 
 def _lines(page: Any, config: str, dx: int = 0, dy: int = 0) -> list[Line]:
@@ -191,6 +232,8 @@ def _lines(page: Any, config: str, dx: int = 0, dy: int = 0) -> list[Line]:
         if word.strip() and conf >= 0:
             key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
             x, y, w, h = (int(data[k][i]) for k in ("left", "top", "width", "height"))
+            if DIGITS and _DIGIT_RUN.search(word):
+                word = reread_number(page, word, (x, y, x + w, y + h))
             lines.setdefault(key, []).append((word, conf, (x + dx, y + dy, x + dx + w, y + dy + h)))
     out = []
     for key in sorted(lines):
