@@ -219,3 +219,36 @@ def test_a_scan_inside_a_pdf_is_read_from_its_own_pixels(tmp_path: Path) -> None
     error = cer(text, "\n".join(PARAGRAPHS))
     print(f"scanned PDF: CER {error:.3f}")
     assert error < 0.03 and "181 دولة عضوًا في منظمة الإنتربول" in text
+
+
+def test_a_photo_of_the_articles_second_paragraph_alone_answers_181_with_its_page(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The issue's check, through the CLI as a person would: `assistant add page.png`, then the 181 question."""
+    import json
+
+    import pypdfium2
+    from PIL import Image
+
+    from assistant import arabic, cli
+    from assistant.sources import read_source
+    from conftest import ARTICLE, ROOT, model_cache
+
+    article = read_source(ARTICLE).text
+    second = [article[a:b] for a, b in arabic.paragraph_spans(article)][1]
+    pdf = arabic_pdf(tmp_path / "para.pdf", [second])
+    page = pypdfium2.PdfDocument(str(pdf))[0].render(scale=200 / 72).to_pil().convert("L").rotate(1.5, expand=True, fillcolor=255)
+    rng = random.Random(3)
+    px = page.load()
+    for _ in range(int(page.width * page.height * 0.02)):
+        px[rng.randrange(page.width), rng.randrange(page.height)] = rng.choice((0, 255))
+    Image.Image.save(page, tmp_path / "page.png")
+    for k, v in {"HOME": tmp_path / "home", "EMBED_MODEL": "e5-small", "PROMPTS_DIR": ROOT / "prompts",
+                 "CACHE_DIR": model_cache()}.items():
+        monkeypatch.setenv(f"ASSISTANT_{k}", str(v))
+    (tmp_path / "home" / "sources").mkdir(parents=True)
+    assert cli.main(["add", str(tmp_path / "page.png")]) == 0
+    capsys.readouterr()
+    assert cli.main(["ask", "--json", "كم عدد الدول التي شاركت في الجمعية العامة؟"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert not data["refused"] and "181" in data["answer"]
+    cited = data["citations"][0]
+    assert cited["source_id"] == "page" and cited["page"] == 1
