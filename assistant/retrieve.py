@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from . import arabic, backends, store
 from .config import Settings
-from .keyword import ArabicBM25Retriever
+from .keyword import KeywordIndex
 from .models import Passage, Source
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class Index:
                                                                      metadata={"hnsw:space": "cosine"})
             bm_path = gen / "bm25"
             self._bm25 = None if (bm_path / "EMPTY").exists() or not bm_path.exists() else \
-                ArabicBM25Retriever.load(bm_path, settings.candidates)
+                KeywordIndex.load(bm_path)
         finally:
             self.embed_model = embedder if loading is None else loading.result()
             if pool is not None:
@@ -75,11 +75,8 @@ class Index:
         """BM25 hits for a question (chunks of the ``exclude`` source ids left out)."""
         if self._bm25 is None:
             return []
-        with self._lock:  # similarity_top_k is shared state
-            self._bm25.similarity_top_k = k + (4 * k if exclude else 0)
-            got = self._bm25.retrieve(question)
-        hits = [Hit(n.node.node_id, n.node.get_content(), dict(n.node.metadata), keyword=float(n.score or 0.0))
-                for n in got]
+        got = self._bm25.search(question, k + (4 * k if exclude else 0))
+        hits = [Hit(d.pop("node_id"), d.pop("text"), d, keyword=score) for d, score in got]
         return [h for h in hits if str(h.meta.get("source_id")) not in exclude][:k]
 
     def query_vector(self, question: str) -> list[float]:

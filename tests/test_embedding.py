@@ -161,9 +161,9 @@ def test_the_int8_embedder_stays_close_to_fp32(cache_dir: Path, embed) -> None: 
 def test_onnx_runtime_gives_the_torch_vectors(cache_dir: Path, embed) -> None:  # type: ignore[no-untyped-def]
     """The default embedder runs on ONNX Runtime; an index built by torch answers it alike (and back)."""
     from assistant.embedding import load_e5_small_torch
-    from assistant.onnx_embedding import OnnxE5Embedding
+    from assistant.onnx_embedding import OnnxE5
 
-    assert isinstance(embed, OnnxE5Embedding)
+    assert isinstance(embed, OnnxE5)
     torch_model = load_e5_small_torch("e5-small", cache_dir, lambda _m: None)
     texts = article_sentences() + [MIXED, "ق"]
     a = np.array(embed.get_text_embedding_batch(texts))
