@@ -116,7 +116,9 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from assistant import store
 coll = index._collection
-vi = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=coll), embed_model=index.embed_model)
+from assistant.onnx_embedding import pipeline_embedding  # the same encoder, seen as a llama-index embedding
+vi = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=coll),
+                                        embed_model=pipeline_embedding(index.embed_model))
 got = coll.get(include=["documents", "metadatas"])
 nodes = [TextNode(id_=i, text=d, metadata=m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
 fusion = QueryFusionRetriever([vi.as_retriever(similarity_top_k=20), BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=20)],
