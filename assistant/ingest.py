@@ -214,7 +214,7 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         nodes = []
         if todo:
             say(f"indexing {len(todo)} source(s)")
-            from .onnx_embedding import pipeline_embedding
+            from .llama_embedding import pipeline_embedding
 
             embed = pipeline_embedding(backends.embedder_for(settings, say))  # a removal loads no model
             pipeline = IngestionPipeline(

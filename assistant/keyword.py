@@ -32,9 +32,6 @@ class KeywordIndex:
         with open(path / CORPUS, encoding="utf-8") as fh:
             return cls(bm, [json.loads(line) for line in fh if line.strip()])
 
-    def __len__(self) -> int:
-        return len(self.corpus)
-
     def search(self, question: str, k: int) -> list[tuple[dict[str, Any], float]]:
         """The ``k`` best chunks for a question (each a copy of its metadata with ``node_id`` and ``text``) and
         their BM25 scores, best first; chunks sharing no term with the question are left out."""

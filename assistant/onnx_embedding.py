@@ -95,7 +95,7 @@ class OnnxE5:
     """multilingual-e5-small through ONNX Runtime, with e5's ``query:`` / ``passage:`` prefixes.
 
     A plain class, not a llama-index ``BaseEmbedding``: importing llama-index costs a fresh process about a second
-    that a cold CLI answer does not need. Ingest hands llama-index's pipeline :func:`pipeline_embedding` of it."""
+    that a cold CLI answer does not need. Ingest wraps it (`llama_embedding.py`) for llama-index's pipeline."""
 
     def __init__(self, folder: Path, onnx_path: Path, batch_size: int = 8) -> None:
         import onnxruntime as ort
@@ -145,39 +145,3 @@ class OnnxE5:
     def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False) -> list[list[float]]:
         """Passages' vectors, batched."""
         return self.encode([E5_PASSAGE_PREFIX + t for t in texts]).tolist()
-
-
-def pipeline_embedding(embed: Any) -> Any:
-    """``embed`` as llama-index's ingestion pipeline takes it: a ``BaseEmbedding`` (itself when it is one)."""
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-    from pydantic import PrivateAttr
-
-    if isinstance(embed, BaseEmbedding):
-        return embed
-
-    class EncoderEmbedding(BaseEmbedding):
-        """A plain encoder (``get_query_embedding``, ``get_text_embedding_batch``) seen as a llama-index embedding."""
-
-        _enc: Any = PrivateAttr()
-
-        def __init__(self, enc: Any) -> None:
-            super().__init__(model_name=enc.model_name, embed_batch_size=enc.embed_batch_size)
-            self._enc = enc
-
-        @classmethod
-        def class_name(cls) -> str:
-            return "OnnxE5Embedding"
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._enc.get_query_embedding(query)
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._enc.get_text_embedding(text)
-
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._enc.get_text_embedding_batch(texts)
-
-    return EncoderEmbedding(embed)

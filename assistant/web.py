@@ -67,7 +67,6 @@ FONTS = ("Noto Sans Arabic", "Noto Naskh Arabic", "Segoe UI", "Tahoma", "Geeza P
 MONO_FONTS = ("DejaVu Sans Mono", "Consolas", "monospace")
 _MARKER = re.compile(r"\[([0-9\u0660-\u0669]{1,3})\]")
 _REF = re.compile(r"^(cite|full)-(\d{1,5})-(\d{1,3})$")
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
 Turns = list[dict[str, Any]]  # a tab's conversation: one dict a question (question, answer or error, resolved)
 
 # Runs once on page load: the document is Arabic and right to left.
@@ -180,7 +179,7 @@ def _link_markers(text: str, turn: int, cites: dict[int, dict[str, Any]], t: Tex
     out: list[str | Seg] = []
     pos = 0
     for m in _MARKER.finditer(text):
-        n = int(m.group(1).translate(_ARABIC_DIGITS))
+        n = int(arabic.fold_digits(m.group(1)))
         if n not in cites:
             continue
         c = cites[n]

@@ -116,7 +116,7 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from assistant import store
 coll = index._collection
-from assistant.onnx_embedding import pipeline_embedding  # the same encoder, seen as a llama-index embedding
+from assistant.llama_embedding import pipeline_embedding  # the same encoder, seen as a llama-index embedding
 vi = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=coll),
                                         embed_model=pipeline_embedding(index.embed_model))
 got = coll.get(include=["documents", "metadatas"])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .. import scans
+from .. import arabic, scans
 from ..errors import SourceError
 from ..pages import PAGE_MARK
 
@@ -173,17 +173,13 @@ def _read_band(page: Any, top: int, bottom: int) -> list[Line]:
     tight = ImageOps.expand(crop.crop((left, 0, min(crop.width, int(cols[-1]) + 10), crop.height)), pad, fill=255)
     got = _lines(tight, "--psm 6", dx=left - pad, dy=top - pad) or _lines(tight, "--psm 13", dx=left - pad, dy=top - pad)
     return [Line(t, ln.confidence, ln.box, ln.paragraph) for ln in got
-            if (t := _BIDI.sub("", ln.text).strip()) and ln.confidence >= BAND_MIN_CONFIDENCE]
+            if (t := arabic.strip_invisible(ln.text).strip()) and ln.confidence >= BAND_MIN_CONFIDENCE]
 
 
 BAND_MIN_CONFIDENCE = 40.0  # a re-read band is kept only above this: text dropped by the layout read at ~60, a
 # picture of bars at ~21
 
 
-_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-DIGITS = True
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _NUMBER_WORD = re.compile(r"[(\[«“\"']?[0-9]+[.,،؛:;)\]»”\"'%]*")
 
@@ -232,7 +228,7 @@ def _lines(page: Any, config: str, dx: int = 0, dy: int = 0) -> list[Line]:
         if word.strip() and conf >= 0:
             key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
             x, y, w, h = (int(data[k][i]) for k in ("left", "top", "width", "height"))
-            if DIGITS and _DIGIT_RUN.search(word):
+            if _DIGIT_RUN.search(word):
                 word = reread_number(page, word, (x, y, x + w, y + h))
             lines.setdefault(key, []).append((word, conf, (x + dx, y + dy, x + dx + w, y + dy + h)))
     out = []
