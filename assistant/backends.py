@@ -113,17 +113,9 @@ def embedder(spec: str, cache_dir: Path, progress: Progress | None = None) -> Em
         return model
 
 
-# Embedders whose vectors another runtime gives identically, used when a reader needs that runtime's model:
-# the trained reader's span head sits on the torch e5 layers, so it borrows them instead of loading its own.
-SAME_VECTORS_ON_TORCH = {"e5-small": "e5-small-torch"}
-
-
 def embedder_for(settings: "Settings", progress: Progress | None = None) -> Embedder:
-    """The embedder the settings call for, on the runtime their reader can share (vectors unchanged)."""
-    spec = settings.embed_model
-    if settings.reader == "trained":
-        spec = SAME_VECTORS_ON_TORCH.get(spec, spec)
-    return embedder(spec, settings.cache_dir, progress)
+    """The embedder the settings call for (the trained reader's span head runs on its own ONNX graph)."""
+    return embedder(settings.embed_model, settings.cache_dir, progress)
 
 
 def answerer(name: str, index: Any, settings: "Settings", progress: Progress | None = None) -> Answerer:

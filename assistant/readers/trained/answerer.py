@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 _READERS: dict[tuple[str, int], TrainedReader] = {}  # (artefact, base model) -> the reader, loaded once per process
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
+SUPPORT_PROBABILITY = 0.5  # a passage vouches for a generated sentence only when it more likely answers than not
 
 
 class ReaderAnswerer:
@@ -51,7 +54,9 @@ class ReaderAnswerer:
                       short_answer=short, reader="trained")
 
     def supports(self, question: str, passage: Passage) -> bool:
-        """Whether the reader, reading the passage's paragraph, picks that passage and finds that it answers."""
+        """Whether the reader, reading the passage's paragraph alone, picks that passage and finds it more likely than
+        not that it answers (read alone, a paragraph on the topic often passes the refusal threshold: too weak a bar
+        for vouching for generated text)."""
         import numpy as np
 
         from .features import Candidate
@@ -63,7 +68,7 @@ class ReaderAnswerer:
         if not cands or src is None:
             return False
         reading = self.reader.read(question, self.index.query_vector(question), cands, {src.source_id: src.text})
-        if reading is None or not reading.answers:
+        if reading is None or reading.answer_prob < max(self.reader.threshold, SUPPORT_PROBABILITY):
             return False
         c = reading.candidate
         return c.start < passage.end and passage.start < c.end
@@ -86,7 +91,7 @@ def trained_answerer(index: "Index", settings: "Settings", progress: Callable[[s
     from ..rules import ExtractiveAnswerer
 
     try:
-        reader = _reader(Path(settings.reader_path or ARTEFACT), index.embed_model, settings)
+        reader = _reader(Path(settings.reader_path or ARTEFACT), index.embed_model, settings, progress)
     except ReaderUnavailable as exc:
         note = exc.text(settings.prompts)
         progress(note)
@@ -94,16 +99,33 @@ def trained_answerer(index: "Index", settings: "Settings", progress: Callable[[s
     return ReaderAnswerer(index, reader)
 
 
-def _reader(path: Path, embed_model: Any, settings: "Settings") -> TrainedReader:
-    """The reader at ``path`` with its span head on the embedder's own layers, loaded once per process."""
+def _reader(path: Path, embed_model: Any, settings: "Settings", progress: Callable[[str], None]) -> TrainedReader:
+    """The reader at ``path`` with its span head, loaded once per process."""
     key = (str(path.resolve()), id(embed_model))
     with _LOCK:
         if key not in _READERS:
             reader = load(path)
             if reader.neural_state is not None:
-                reader = attach(reader, *_span_base(embed_model, settings))
+                reader = _with_span_head(reader, embed_model, settings, progress)
             _READERS[key] = reader
         return _READERS[key]
+
+
+def _with_span_head(reader: TrainedReader, embed_model: Any, settings: "Settings",
+                    progress: Callable[[str], None]) -> TrainedReader:
+    """The span head on ONNX Runtime (no torch on the question path); on torch when that runtime fails."""
+    from ...e5_small import E5_SMALL_DIRNAME, prepare_e5_small
+
+    try:
+        from .onnx_span import onnx_span_reader
+
+        folder = prepare_e5_small(settings.cache_dir / E5_SMALL_DIRNAME, progress)
+        span = onnx_span_reader(folder, reader.neural_state, str(reader.meta.get("span_head_sha256", "")),
+                                settings.cache_dir, progress)
+        return replace(reader, neural=span)
+    except Exception as exc:  # noqa: BLE001  (any failure of the optional runtime: torch reads alike)
+        log.warning("ONNX Runtime unavailable for the span head (%s); using torch", exc)
+        return attach(reader, *_span_base(embed_model, settings))
 
 
 def _span_base(embed_model: Any, settings: "Settings"):  # type: ignore[no-untyped-def]

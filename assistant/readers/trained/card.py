@@ -36,6 +36,8 @@ def table_markdown(table: dict, split: str) -> str:
 def write(folder: Path, reader: Any, digest: str) -> Path:
     """Write MODEL_CARD.md beside the artefact."""
     m = reader.meta
+    cut = ("that the window model scores best (fitted on training articles the span head never saw)"
+           if reader.windower is not None else "around the span")
     text = f"""# The trained reader
 
 Files: `reader.json.gz` (sha256 `{digest}`){'' if reader.combiner is None else f", `span-head.safetensors` (sha256 `{m.get('span_head_sha256')}`)"}.
@@ -45,7 +47,7 @@ Rebuilt by `assistant train-reader` on {m.get('trained')} in {m.get('train_secon
 numbers (design B's trees would need a pickle), each design at its own refusal threshold: the one that maximises fact
 accuracy plus refusal recall on the unanswerable twins while refusing at most 3 % of dev's answerable questions.
 Refusal threshold {reader.threshold:.3f} on the calibrated probability that the answer holds the fact (chosen on dev);
-sentences up to {reader.whole_words} words are quoted whole, longer ones cut to {reader.window_words} words around the span.
+sentences up to {reader.whole_words} words are quoted whole, longer ones cut to the run of {reader.window_words} words {cut}.
 
 ## Data
 

@@ -64,8 +64,9 @@ def decisions(reader: TrainedReader, rows, texts: dict[str, str], threshold: flo
             continue
         c = rd.candidate
         text = texts[c.source_id]
-        ws, we = r.window(text, c, rd.span)
-        shown, short = text[ws:we], text[rd.span[0]:rd.span[1]]
+        ws, we = r.window(text, c, rd.span, ex.q.question, rd.p_start, rd.p_end)
+        sp = r.span_inside(ex.analysed, text, rd.span, (ws, we), c, rd.p_start, rd.p_end)
+        shown, short = text[ws:we], text[sp[0]:sp[1]]
         answered = rd.answer_prob >= threshold
         gold = ex.q.answers
         ok = answered and is_ans
@@ -151,6 +152,39 @@ def combiner_linear(reader: TrainedReader, exs: Sequence[Example]) -> Linear:
             X.append(combiner_matrix(probs[top], feats[top], margins))
             y.append(a.labels[top])
     return fit_logistic(np.vstack(X), np.concatenate(y), COMBINER_FEATURES)
+
+
+WINDOW_FIT_WORDS = 22  # the window length the window model is fitted at (its features do not depend on it much)
+
+
+def window_linear(reader: TrainedReader, exs: Sequence[Example], texts: dict[str, str]) -> Linear:
+    """Fit the window model on the long gold sentences of ``exs`` (label: the window holds a gold answer)."""
+    from .fit import fit_logistic
+    from .spans import candidate_spans, span_matrix, tokens
+    from .windows import WINDOW_FEATURES, holds_answer, window_matrix
+
+    X, y = [], []
+    for ex in exs:
+        a = ex.answerable
+        gold = [c for c, label in zip(a.cands, a.labels) if label]
+        if not gold:
+            continue
+        c = gold[0]
+        text = texts[c.source_id]
+        toks = tokens(text, c.start, c.end)
+        if len(toks) <= WINDOW_FIT_WORDS:
+            continue
+        sc = reader.neural.score(ex.q.question, [c.text])[0]
+        n = len(toks)
+        ps = sc.p_start if sc.p_start is not None and len(sc.p_start) == n else np.zeros(n)
+        pe = sc.p_end if sc.p_end is not None and len(sc.p_end) == n else np.zeros(n)
+        logits = reader.span.logits(span_matrix(ex.analysed, text, toks, candidate_spans(toks)))
+        feats, wins = window_matrix(ex.analysed, text, toks, ps, pe, logits, reader.idf, WINDOW_FIT_WORDS)
+        labels = np.array([holds_answer(text, toks, w, ex.q.answers) for w in wins], dtype=np.int8)
+        if labels.any():
+            X.append(feats)
+            y.append(labels)
+    return fit_logistic(np.vstack(X), np.concatenate(y), WINDOW_FEATURES)
 
 
 def rules_decisions(index, exs: Sequence[Example]) -> list[Decision]:  # type: ignore[no-untyped-def]

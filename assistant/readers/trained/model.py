@@ -24,6 +24,7 @@ COMBINER_FEATURES: tuple[str, ...] = ("logit_a", "margin", "margin_gap", "rank_a
 NEURAL_ANSWERABLE_FEATURES: tuple[str, ...] = (*ANSWERABLE_FEATURES, "margin_chosen", "margin_max")
 SPAN_HEAD = "span-head.safetensors"
 from .spans import SPAN_FEATURES, candidate_spans, span_matrix, tokens
+from .windows import WINDOW_FEATURES
 
 ARTEFACT_DIR = Path(__file__).resolve().parent / "artefact"
 ARTEFACT = ARTEFACT_DIR / "reader.json.gz"
@@ -75,6 +76,8 @@ class Reading:
     answers: bool
     span: tuple[int, int]  # absolute offsets of the short answer in the source text
     window: tuple[int, int]  # absolute offsets of the quoted answer text
+    p_start: np.ndarray | None = None  # the span head's start/end probability per word of the candidate
+    p_end: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class TrainedReader:
     top_n: int = 6
     neural: Any = None  # a neural.SpanReader once attached (design C)
     neural_state: Any = None  # its trained tensors, until attached to a base model
+    windower: Linear | None = None  # scores the windows of a long sentence (windows.WINDOW_FEATURES)
 
     def sentence_probs(self, q: Question, q_vec: np.ndarray, cands: Sequence[Candidate]) -> tuple[np.ndarray, np.ndarray]:
         """(features, probability that each candidate holds the answer)."""
@@ -113,11 +117,14 @@ class TrainedReader:
         i, j = spans[int(np.argmax(scores))]
         return toks[i].start, toks[j].end
 
-    def window(self, text: str, c: Candidate, span: tuple[int, int]) -> tuple[int, int]:
-        """The quoted text: the whole sentence when short, else a run of words around the span."""
+    def window(self, text: str, c: Candidate, span: tuple[int, int], question: str = "",
+               p_start: np.ndarray | None = None, p_end: np.ndarray | None = None) -> tuple[int, int]:
+        """The quoted text: the whole sentence when short, else the best-scored run of words (or one around the span)."""
         toks = tokens(text, c.start, c.end)
         if len(toks) <= self.whole_words:
             return c.start, c.end
+        if self.windower is not None and question:
+            return self._scored_window(Question.of(question), text, toks, p_start, p_end)
         i = next((k for k, t in enumerate(toks) if t.end > span[0]), 0)
         j = next((k for k in range(len(toks) - 1, -1, -1) if toks[k].start < span[1]), len(toks) - 1)
         need = max(self.window_words - (j - i + 1), 0)
@@ -128,6 +135,38 @@ class TrainedReader:
         start = c.start if lo == 0 else toks[lo].start
         end = c.end if hi == len(toks) - 1 else toks[hi].end
         return start, end
+
+    def _scored_window(self, q: Question, text: str, toks: list, p_start: np.ndarray | None,
+                       p_end: np.ndarray | None) -> tuple[int, int]:
+        """The window of ``window_words`` words the window model scores best."""
+        from .windows import window_matrix
+
+        n = len(toks)
+        if p_start is None or p_end is None or len(p_start) != n:
+            p_start = p_end = np.zeros(n)
+        span_logits = self.span.logits(span_matrix(q, text, toks, candidate_spans(toks)))
+        feats, wins = window_matrix(q, text, toks, p_start, p_end, span_logits, self.idf, self.window_words)
+        lo, hi = wins[int(np.argmax(self.windower.logits(feats)))]
+        return toks[lo].start, toks[hi - 1].end
+
+    def span_inside(self, q: Question, text: str, span: tuple[int, int], win: tuple[int, int], c: Candidate | None = None,
+                    p_start: np.ndarray | None = None, p_end: np.ndarray | None = None) -> tuple[int, int]:
+        """``span`` when the quoted window holds it, else the best span inside the window (the short answer is always
+        part of the quote)."""
+        if win[0] <= span[0] and span[1] <= win[1]:
+            return span
+        toks = tokens(text, win[0], win[1])
+        if not toks:
+            return win
+        spans = candidate_spans(toks)
+        first = len(tokens(text, c.start, win[0])) if c is not None else 0
+        if c is not None and p_start is not None and p_end is not None and p_start.any() \
+                and first + len(toks) <= len(p_start):
+            scores = np.array([p_start[first + i] * p_end[first + j] for i, j in spans])
+        else:
+            scores = self.span.logits(span_matrix(q, text, toks, spans))
+        i, j = spans[int(np.argmax(scores))]
+        return toks[i].start, toks[j].end
 
     def read(self, question: str, q_vec: np.ndarray, cands: Sequence[Candidate], texts: dict[str, str]) -> Reading | None:
         """The best reading of the candidates (``texts``: source id -> source text), or None without any."""
@@ -142,7 +181,8 @@ class TrainedReader:
         p_ans = self.answer_prob(q, probs, feats)
         text = texts[c.source_id]
         span = self.best_span(q, text, c)
-        return Reading(c, float(probs[best]), p_ans, p_ans >= self.threshold, span, self.window(text, c, span))
+        win = self.window(text, c, span, question)
+        return Reading(c, float(probs[best]), p_ans, p_ans >= self.threshold, self.span_inside(q, text, span, win), win)
 
     def combine(self, probs: np.ndarray, feats: np.ndarray, margins: np.ndarray) -> np.ndarray:
         """Design C's probabilities for the top sentences (in ``probs`` order given)."""
@@ -168,7 +208,10 @@ class TrainedReader:
         span = (c.start + scores[k].start, c.start + scores[k].end)
         if span[1] <= span[0]:
             span = self.best_span(q, text, c)
-        return Reading(c, float(p_top[k]), p_ans, p_ans >= self.threshold, span, self.window(text, c, span))
+        sc = scores[k]
+        win = self.window(text, c, span, q.text, sc.p_start, sc.p_end)
+        span = self.span_inside(q, text, span, win, c, sc.p_start, sc.p_end)
+        return Reading(c, float(p_top[k]), p_ans, p_ans >= self.threshold, span, win, sc.p_start, sc.p_end)
 
     def to_json(self) -> dict[str, Any]:
         """The whole reader as plain data."""
@@ -176,7 +219,7 @@ class TrainedReader:
                 "span": self.span.to_json(), "idf": {"n": self.idf.n, "df": self.idf.df},
                 "threshold": self.threshold, "whole_words": self.whole_words, "window_words": self.window_words,
                 "combiner": self.combiner.to_json() if self.combiner else None, "top_n": self.top_n,
-                "meta": self.meta}
+                "windower": self.windower.to_json() if self.windower else None, "meta": self.meta}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "TrainedReader":
@@ -189,7 +232,8 @@ class TrainedReader:
                    Linear.from_json(d["span"], SPAN_FEATURES),
                    IDF({str(k): int(v) for k, v in d["idf"]["df"].items()}, int(d["idf"]["n"])),
                    float(d["threshold"]), int(d["whole_words"]), int(d["window_words"]), dict(d.get("meta", {})),
-                   Linear.from_json(d["combiner"], COMBINER_FEATURES) if neural else None, int(d.get("top_n", 6)))
+                   Linear.from_json(d["combiner"], COMBINER_FEATURES) if neural else None, int(d.get("top_n", 6)),
+                   windower=Linear.from_json(d["windower"], WINDOW_FEATURES) if d.get("windower") else None)
 
 
 def combiner_matrix(probs: np.ndarray, feats: np.ndarray, margins: np.ndarray) -> np.ndarray:
@@ -252,7 +296,7 @@ def load(path: Path = ARTEFACT) -> TrainedReader:
     if hashlib.sha256(blob).hexdigest() != reader.meta.get("span_head_sha256"):
         raise ReaderUnavailable("reader_corrupt", "span head sha256 mismatch")
     try:
-        from safetensors.torch import load as load_tensors
+        from safetensors.numpy import load as load_tensors  # numpy arrays: loading the reader never imports torch
 
         state = load_tensors(blob)
     except Exception as exc:  # safetensors raises its own error types for damaged files

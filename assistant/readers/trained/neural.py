@@ -17,13 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ... import arabic
+from .spanscore import MAX_TOKENS, PASSAGE_PREFIX, SpanScore, best_spans, clean_question
 
 TRAINED_LAYERS = 4
-MAX_TOKENS = 160
-MAX_SPAN_TOKENS = 24
-QUERY_PREFIX = "query: "
-PASSAGE_PREFIX = "passage: "
 
 Progress = Callable[[str], None]
 
@@ -35,15 +31,6 @@ class PairExample:
     question: str
     sentence: str
     answer: tuple[int, int] | None
-
-
-@dataclass(frozen=True)
-class SpanScore:
-    """How a sentence reads for a question: answer margin over "no answer", and the best span (sentence offsets)."""
-
-    margin: float
-    start: int
-    end: int
 
 
 class SpanHead(nn.Module):
@@ -67,13 +54,9 @@ class SpanHead(nn.Module):
         return {k: v.detach().to(torch.float16).contiguous() for k, v in self.state_dict().items() if k.startswith(keep)}
 
 
-def _clean_question(q: str) -> str:
-    return QUERY_PREFIX + arabic.fold_digits(arabic.strip_marks(q))
-
-
 def encode(tokenizer, pairs: Sequence[tuple[str, str]]):  # type: ignore[no-untyped-def]
     """Tokenise (question, sentence) pairs, padded to the batch's longest, with sentence offsets."""
-    enc = tokenizer([_clean_question(q) for q, _ in pairs], [PASSAGE_PREFIX + s for _, s in pairs],
+    enc = tokenizer([clean_question(q) for q, _ in pairs], [PASSAGE_PREFIX + s for _, s in pairs],
                     truncation="only_second", max_length=MAX_TOKENS, padding=True, return_offsets_mapping=True,
                     return_tensors="pt")
     seq_ids = [enc.sequence_ids(i) for i in range(len(pairs))]
@@ -103,43 +86,6 @@ def _targets(enc, seq_ids, examples: Sequence[PairExample]) -> tuple[torch.Tenso
     return torch.tensor(starts), torch.tensor(ends)
 
 
-def best_spans(start: torch.Tensor, end: torch.Tensor, enc, seq_ids, sentences: Sequence[str]) -> list[SpanScore]:  # type: ignore[no-untyped-def]
-    """The best answer span of each pair, its margin over "no answer", in sentence character offsets."""
-    out = []
-    shift = len(PASSAGE_PREFIX)
-    for i, sent in enumerate(sentences):
-        ids = [t for t, s in enumerate(seq_ids[i]) if s == 1]
-        offs = enc["offset_mapping"][i].tolist()
-        ids = [t for t in ids if offs[t][1] - shift > 0 and offs[t][1] > offs[t][0]]
-        if not ids:
-            out.append(SpanScore(-1e9, 0, len(sent)))
-            continue
-        st = start[i].numpy()
-        en = end[i].numpy()
-        lo, hi = ids[0], ids[-1]
-        s_sc = st[lo:hi + 1]
-        e_sc = en[lo:hi + 1]
-        # best start <= end within MAX_SPAN_TOKENS: a banded outer sum
-        n = len(s_sc)
-        grid = s_sc[:, None] + e_sc[None, :]
-        band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), MAX_SPAN_TOKENS)
-        grid = np.where(band, grid, -np.inf)
-        k = int(np.argmax(grid))
-        a, b = divmod(k, n)
-        null = float(st[0] + en[0])
-        c0 = max(offs[lo + a][0] - shift, 0)
-        c1 = max(offs[lo + b][1] - shift, c0)
-        c0, c1 = _snap(sent, c0, c1)
-        out.append(SpanScore(float(grid[a, b]) - null, c0, c1))
-    return out
-
-
-def _snap(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a span to whole words (a sub-word token never cuts a word in two)."""
-    words = [m.span() for m in arabic.MARKED_WORD.finditer(text) if m.end() > start and m.start() < end]
-    return (words[0][0], words[-1][1]) if words else (start, end)
-
-
 class SpanReader:
     """A trained span head ready to score sentences."""
 
@@ -154,7 +100,7 @@ class SpanReader:
         enc, seq_ids = encode(self.tokenizer, [(question, s) for s in sentences])
         with torch.inference_mode():
             st, en = self.model(enc["input_ids"], enc["attention_mask"])
-        return best_spans(st, en, enc, seq_ids, sentences)
+        return best_spans(st.numpy(), en.numpy(), enc["offset_mapping"].tolist(), seq_ids, sentences)
 
 
 def load_base(folder: Path):  # type: ignore[no-untyped-def]
@@ -189,12 +135,13 @@ def shared_head(base: nn.Module, state: dict[str, torch.Tensor]) -> SpanHead:
     for i in range(n - TRAINED_LAYERS, n):
         layer = copy.deepcopy(base.encoder.layer[i])
         prefix = f"bert.encoder.layer.{i}."
-        layer.load_state_dict({k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)})
+        layer.load_state_dict({k[len(prefix):]: torch.as_tensor(v).float() for k, v in state.items() if k.startswith(prefix)})
         own.append(layer)
     encoder.layer = nn.ModuleList([*base.encoder.layer[:n - TRAINED_LAYERS], *own])
     shell.encoder = encoder
     head = SpanHead(shell)
-    head.qa.load_state_dict({"weight": state["qa.weight"].float(), "bias": state["qa.bias"].float()})
+    head.qa.load_state_dict({"weight": torch.as_tensor(state["qa.weight"]).float(),
+                             "bias": torch.as_tensor(state["qa.bias"]).float()})
     return head.eval()
 
 

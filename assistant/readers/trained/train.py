@@ -180,7 +180,7 @@ def build_designs(coll: Collected, settings: Settings, progress: Progress, epoch
 
     from ...e5_small import E5_SMALL_DIRNAME, prepare_e5_small
     from . import neural
-    from .designs import BoostedReader, combiner_linear, cosine_linear, stage2_linear
+    from .designs import BoostedReader, combiner_linear, cosine_linear, stage2_linear, window_linear
     from .features import SENTENCE_FEATURES
     from .model import TrainedReader, attach
     from .spans import SPAN_FEATURES
@@ -209,6 +209,8 @@ def build_designs(coll: Collected, settings: Settings, progress: Progress, epoch
     c = attach(replace(a, combiner=cosine_linear(), neural_state=state), fresh, tok)
     c = replace(c, combiner=combiner_linear(c, t2))
     c = replace(c, answerable=stage2_linear(c, t2, texts, True))
+    c = replace(c, windower=window_linear(c, t2, texts))
+    progress("window model fitted")
     out["C: features + span head"] = c
     return out
 
