@@ -121,7 +121,7 @@ def _with_span_head(reader: TrainedReader, embed_model: Any, settings: "Settings
 
         folder = prepare_e5_small(settings.cache_dir / E5_SMALL_DIRNAME, progress)
         span = onnx_span_reader(folder, reader.neural_state, str(reader.meta.get("span_head_sha256", "")),
-                                settings.cache_dir, progress)
+                                settings.cache_dir, progress, getattr(embed_model, "tokenizer", None))
         return replace(reader, neural=span)
     except Exception as exc:  # noqa: BLE001  (any failure of the optional runtime: torch reads alike)
         log.warning("ONNX Runtime unavailable for the span head (%s); using torch", exc)

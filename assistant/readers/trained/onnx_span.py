@@ -24,6 +24,7 @@ Progress = Callable[[str], None]
 
 SPAN_ONNX, SPAN_DATA = "span.onnx", "span.onnx.data"
 PAD_ID = 1  # XLM-R's <pad>
+MIN_SENTENCE_TOKENS = 16
 OPSET = 17
 
 
@@ -77,36 +78,61 @@ def export_span_onnx(e5_folder: Path, state: dict, digest: str, cache_dir: Path,
 
 
 class OnnxSpanReader:
-    """The span head ready to score sentences, on ONNX Runtime with the ``tokenizers`` library (no torch)."""
+    """The span head ready to score sentences, on ONNX Runtime with the ``tokenizers`` library (no torch).
 
-    def __init__(self, onnx_path: Path, tokenizer_json: Path) -> None:
+    The XLM-R tokenizer costs about 290 MB of memory, so the reader borrows the embedder's instead of loading its
+    own; it never changes that tokenizer's settings (the embedder may be encoding in another thread): it encodes
+    question and sentence apart and joins them as XLM-R joins a pair, ``<s> A </s></s> B </s>``, cutting only the
+    sentence to the head's token limit (what ``truncation="only_second"`` does)."""
+
+    def __init__(self, onnx_path: Path, tokenizer: Any) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
-        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
-        self._tokenizer.no_padding()
+        self._tokenizer = tokenizer
+        self._bos, self._eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+
+    def pairs(self, question: str, sentences: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]],
+                                                                      list[list[int | None]]]:
+        """Token ids, offsets (each in its own text) and sequence ids of every (question, sentence) pair."""
+        q, *ss = self._tokenizer.encode_batch([clean_question(question), *(PASSAGE_PREFIX + s for s in sentences)],
+                                              add_special_tokens=False)
+        q_ids, q_offs = list(q.ids), list(q.offsets)
+        if MAX_TOKENS - 4 - len(q_ids) < MIN_SENTENCE_TOKENS:  # a question so long that it would crowd out the sentence
+            q_ids, q_offs = q_ids[:MAX_TOKENS - 4 - MIN_SENTENCE_TOKENS], q_offs[:MAX_TOKENS - 4 - MIN_SENTENCE_TOKENS]
+        room = MAX_TOKENS - 4 - len(q_ids)
+        ids, offs, seqs = [], [], []
+        for e in ss:
+            s_ids, s_offs = list(e.ids)[:room], list(e.offsets)[:room]
+            ids.append([self._bos, *q_ids, self._eos, self._eos, *s_ids, self._eos])
+            offs.append([(0, 0), *q_offs, (0, 0), (0, 0), *s_offs, (0, 0)])
+            seqs.append([None, *([0] * len(q_ids)), None, None, *([1] * len(s_ids)), None])
+        return ids, offs, seqs
 
     def score(self, question: str, sentences: Sequence[str]) -> list[SpanScore]:
         """Margin and best span of each sentence for the question."""
         if not sentences:
             return []
-        q = clean_question(question)
-        encs = self._tokenizer.encode_batch([(q, PASSAGE_PREFIX + s) for s in sentences])
-        width = max(len(e.ids) for e in encs)
-        ids = np.full((len(encs), width), PAD_ID, dtype=np.int64)
-        mask = np.zeros((len(encs), width), dtype=np.int64)
-        for r, e in enumerate(encs):
-            ids[r, :len(e.ids)] = e.ids
-            mask[r, :len(e.ids)] = 1
+        rows, offs, seqs = self.pairs(question, sentences)
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), PAD_ID, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, row in enumerate(rows):
+            ids[r, :len(row)] = row
+            mask[r, :len(row)] = 1
         start, end = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-        return best_spans(start, end, [e.offsets for e in encs], [e.sequence_ids for e in encs], sentences)
+        return best_spans(start, end, offs, seqs, sentences)
 
 
-def onnx_span_reader(e5_folder: Path, state: dict, digest: str, cache_dir: Path, say: Progress) -> Any:
-    """The span head on ONNX Runtime, exported first when this span head has not been yet."""
-    return OnnxSpanReader(export_span_onnx(e5_folder, state, digest, cache_dir, say), Path(e5_folder) / "tokenizer.json")
+def onnx_span_reader(e5_folder: Path, state: dict, digest: str, cache_dir: Path, say: Progress,
+                     tokenizer: Any = None) -> Any:
+    """The span head on ONNX Runtime, exported first when this span head has not been yet; ``tokenizer``: the
+    embedder's XLM-R tokenizer to share (else one is loaded)."""
+    if tokenizer is None:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(Path(e5_folder) / "tokenizer.json"))
+    return OnnxSpanReader(export_span_onnx(e5_folder, state, digest, cache_dir, say), tokenizer)
