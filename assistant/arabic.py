@@ -121,11 +121,17 @@ def _nltk_arabic_stopwords() -> list[str]:
     return list(nltk_stopwords.words("arabic"))
 
 
+ANALYZER_VERSION = 2  # bump when stem() or analyze() change what they return: stored keyword states then rebuild
+
+
 def stem(token: str) -> str:
     """Stem one normalised token with the Snowball Arabic stemmer; digits and Latin pass through."""
     if not token or token.isdigit() or token.isascii():
         return token
     st = normalize(_stemmer().stemWord(token))
+    # Snowball strips the plural ات only after ال: شبكات -> شبكا but الشبكات -> شبك; finish its job
+    if token.endswith("ات") and st.endswith("ا") and len(st) > 3:
+        st = st[:-1]
     # one derivational prefix (م ت ا ي ن) is dropped from longer stems, so مشاركة/شاركت and
     # المنعقدة/انعقدت meet; applied on both sides of every comparison, so it only merges, never splits
     return st[1:] if len(st) > 4 and st[0] in "امتين" else st

@@ -27,10 +27,13 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, path: Path) -> "KeywordIndex":
-        """Load a persisted keyword state."""
-        bm = bm25s.BM25.load(str(path), load_corpus=False)  # its corpus reader draws a progress bar: read it here
+        """Load a persisted keyword state (re-analysed in memory when an older analyser wrote it: the index may be
+        read-only, and the next write rebuilds it on disk)."""
         with open(path / CORPUS, encoding="utf-8") as fh:
-            return cls(bm, [json.loads(line) for line in fh if line.strip()])
+            corpus = [json.loads(line) for line in fh if line.strip()]
+        if _analyzer_of(path) == arabic.ANALYZER_VERSION:
+            return cls(bm25s.BM25.load(str(path), load_corpus=False), corpus)  # its corpus reader draws a bar: read here
+        return cls(_bm25([arabic.analyze(c.get("text") or "") or [""] for c in corpus]), corpus)
 
     def search(self, question: str, k: int) -> list[tuple[dict[str, Any], float]]:
         """The ``k`` best chunks for a question (each a copy of its metadata with ``node_id`` and ``text``) and
@@ -40,6 +43,30 @@ class KeywordIndex:
             return []
         docs, scores = self.bm.retrieve([tokens], k=min(k, len(self.corpus)), show_progress=False)
         return [(dict(self.corpus[int(d)]), float(sc)) for d, sc in zip(docs[0], scores[0]) if sc > 0]
+
+
+def _analyzer_of(path: Path) -> int:
+    """The analyser version a stored state was written with (1: before versions were recorded)."""
+    import numpy as np
+
+    if (path / "EMPTY").exists():
+        return arabic.ANALYZER_VERSION
+    try:
+        with np.load(path / TOKENS, allow_pickle=False) as z:
+            return int(z["analyzer"][0]) if "analyzer" in z.files else 1
+    except (OSError, ValueError, KeyError):
+        return 1
+
+
+def _bm25(docs: list[list[str]]) -> Any:
+    """A bm25s index over analysed chunks."""
+    from bm25s.tokenization import Tokenized
+
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in docs]
+    bm = bm25s.BM25()
+    bm.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    return bm
 
 
 KEEP = ("source_id", "title", "paragraph", "start", "end", "origin", "date", "chunk")
@@ -88,6 +115,8 @@ class _Rows:
 
         if (path / "EMPTY").exists():
             return cls.empty()
+        if _analyzer_of(path) != arabic.ANALYZER_VERSION:  # tokens from another analyser: rebuild from the collection
+            return None
         try:
             with np.load(path / TOKENS, allow_pickle=False) as z:
                 parts = [z[k] for k in ("ids", "sources", "indptr", "tokens", "vocab")]
@@ -142,7 +171,7 @@ def _write(path: Path, rows: _Rows, ids: list[str], texts: list[str], metas: lis
         return
     with open(path / TOKENS, "wb") as fh:
         np.savez(fh, ids=all_ids.astype(str), sources=sources.astype(str), indptr=indptr, tokens=tokens.astype(np.int32),
-                 vocab=vocab.astype(str))
+                 vocab=vocab.astype(str), analyzer=np.array([arabic.ANALYZER_VERSION]))
     (path / CORPUS).write_text("\n".join(lines) + "\n", encoding="utf-8")
     bm = bm25s.BM25()
     docs = [tokens[a:b].tolist() for a, b in zip(indptr[:-1], indptr[1:])]

@@ -68,8 +68,7 @@ class Assistant:
         if self.settings.answerer == "llm":
             from .readers.llm import generate
 
-            answer = generate(self.settings, answer, passages, index.sources,
-                              answers=getattr(answerer, "supports", None))
+            answer = generate(self.settings, answer, passages, index.sources)
         return _with_pages(answer, index.sources)
 
     def sources(self, user: str | None = rights.OWNER) -> list[Source]:

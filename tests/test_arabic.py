@@ -47,6 +47,13 @@ def test_stopwords_and_stemming_in_analyze():
     assert arabic.stem("شاركت") in toks
 
 
+def test_plural_at_meets_its_definite_form():
+    """Snowball strips the feminine plural ات only after ال (شبكات -> شبكا, الشبكات -> شبك): both must meet."""
+    for bare, definite in (("شبكات", "الشبكات"), ("وورشات", "الورشات"), ("جلسات", "بالجلسات"), ("قدرات", "القدرات")):
+        assert arabic.stem(arabic.normalize(bare)) == arabic.stem(arabic.normalize(definite)), bare
+    assert arabic.stem("ذات") == "ذات"  # short words keep their letters
+
+
 def test_contains_fact_is_normalised_and_word_aligned():
     assert arabic.contains_fact("مشاركة من 181 دولة", "١٨١")
     assert arabic.contains_fact("المنعقدة بمدينة مراكش", "مراكش")

@@ -223,6 +223,29 @@ def test_sources_lists_files_pending_and_failed(tmp_path, monkeypatch, capsys) -
     assert "لم تُفهرس بعد" not in capsys.readouterr().out  # indexed now
 
 
+def test_keyword_state_from_an_older_analyser_is_read_anew_then_rebuilt(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A state written by an older stemmer is re-analysed when loaded (the index may be read-only) and rewritten by
+    the next write, so questions and chunks are always stemmed alike."""
+    import numpy as np
+
+    from assistant import arabic, keyword
+    from assistant.retrieve import Index
+
+    s = make_settings(tmp_path)
+    (s.sources / "a.txt").write_text("ناقشت الورشات سبل تفكيك الشبكات الإجرامية في المدينة.", encoding="utf-8")
+    monkeypatch.setattr(arabic, "ANALYZER_VERSION", 1)  # as if an older release wrote it
+    sync(s)
+    monkeypatch.setattr(arabic, "ANALYZER_VERSION", 2)
+    bm = store.current_generation(s.index) / "bm25"
+    with np.load(bm / keyword.TOKENS) as z:
+        assert int(z["analyzer"][0]) == 1
+    assert Index(s).keyword("ما الشبكات التي ناقشتها الورشات؟", 3)  # answered from the re-analysed chunks
+    (s.sources / "b.txt").write_text("نص آخر عن معرض الكتاب في مدينة طنجة.", encoding="utf-8")
+    sync(s)
+    with np.load(store.current_generation(s.index) / "bm25" / keyword.TOKENS) as z:
+        assert int(z["analyzer"][0]) == 2
+
+
 def test_keyword_state_follows_each_write_as_a_full_rebuild_would(article_home, counted):  # type: ignore[no-untyped-def]
     """A write analyses only the chunks it adds, yet keyword search answers exactly as over a fresh index."""
     from assistant.keyword import KeywordIndex, build_keyword_state

@@ -241,9 +241,9 @@ def test_llm_sentence_that_does_not_answer_is_dropped(trained_assistant) -> None
     extractive = answerer.answer(q, passages)
     assert extractive.reader == "trained" and not extractive.refused
     right = next(p for p in passages if "181" in p.text)
-    assert backed(extractive, right, answerer.supports)
+    assert backed(extractive, right)
     for wrong in (p for p in passages if "181" not in p.text):
-        assert not backed(extractive, wrong, answerer.supports), wrong.text[:60]
+        assert not backed(extractive, wrong), wrong.text[:60]
 
 
 @pytest.mark.slow

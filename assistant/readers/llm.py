@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Callable
 import urllib.error
 import urllib.request
 
@@ -32,21 +31,19 @@ def _complete(settings: Settings, system: str, user: str) -> str:
     return str(data["choices"][0]["message"]["content"]).strip()
 
 
-def backed(extractive: Answer, passage: Passage, answers: Callable[[str, Passage], bool]) -> bool:
-    """Whether the reader stands behind a passage: it quotes that passage in its own answer, or, reading the passage
-    alone, finds that it answers the question."""
-    if any(c.source_id == passage.source_id and c.start < passage.end and passage.start < c.end
-           for c in extractive.citations):
-        return True
-    return answers(extractive.resolved_question or extractive.question, passage)
+def backed(extractive: Answer, passage: Passage) -> bool:
+    """Whether the reader stands behind a passage: its own answer quotes that passage. (Reading a passage alone is
+    too weak a test: a paragraph on the topic, like the one on the session's workshops for «how many countries
+    took part», reads as an answer more likely than not.)"""
+    return any(c.source_id == passage.source_id and c.start < passage.end and passage.start < c.end
+               for c in extractive.citations)
 
 
-def generate(settings: Settings, extractive: Answer, passages: list[Passage], sources: dict[str, Source],
-             answers: Callable[[str, Passage], bool] | None = None) -> Answer:
+def generate(settings: Settings, extractive: Answer, passages: list[Passage], sources: dict[str, Source]) -> Answer:
     """A generated answer whose every sentence is backed by a retrieved sentence, else the extractive one.
 
-    With ``answers`` (the trained reader's check), a sentence also needs the reader to stand behind its cited
-    passage (``backed``): being in the source is not enough.
+    With the trained reader, a sentence also needs the reader to stand behind its cited passage (``backed``):
+    being in the source is not enough.
     """
     if extractive.refused or not passages:
         return extractive  # the answerability decision stays with code
@@ -68,7 +65,7 @@ def generate(settings: Settings, extractive: Answer, passages: list[Passage], so
                 best, best_share = p, share
         if best is None or best_share < SUPPORT:
             continue  # unsupported: dropped, never shown as if sourced
-        if answers is not None and not backed(extractive, best, answers):
+        if extractive.reader == "trained" and not backed(extractive, best):
             continue  # sourced, but the reader finds that the cited passage does not answer the question
         src = sources[best.source_id]
         n = next((c.n for c in citations if (c.source_id, c.start) == (best.source_id, best.start)), len(citations) + 1)

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 _READERS: dict[tuple[str, int], TrainedReader] = {}  # (artefact, base model) -> the reader, loaded once per process
 _LOCK = threading.Lock()
 log = logging.getLogger(__name__)
-SUPPORT_PROBABILITY = 0.5  # a passage vouches for a generated sentence only when it more likely answers than not
 
 
 class ReaderAnswerer:
@@ -52,26 +51,6 @@ class ReaderAnswerer:
         return Answer(question=question, text=f"{src.text[s:e]} [1]", refused=False, citations=(citation,),
                       resolved_question=asked, passages=tuple(passages), confidence=reading.answer_prob,
                       short_answer=short, reader="trained")
-
-    def supports(self, question: str, passage: Passage) -> bool:
-        """Whether the reader, reading the passage's paragraph alone, picks that passage and finds it more likely than
-        not that it answers (read alone, a paragraph on the topic often passes the refusal threshold: too weak a bar
-        for vouching for generated text)."""
-        import numpy as np
-
-        from .features import Candidate
-
-        chunks = self.index.paragraph_chunks(passage.source_id, passage.paragraph)
-        cands = [Candidate(passage.source_id, passage.paragraph, s, e, t, np.asarray(v, dtype=np.float32), i, len(chunks))
-                 for i, (_, s, e, t, v) in enumerate(chunks)]
-        src = self.index.sources.get(passage.source_id)
-        if not cands or src is None:
-            return False
-        reading = self.reader.read(question, self.index.query_vector(question), cands, {src.source_id: src.text})
-        if reading is None or reading.answer_prob < max(self.reader.threshold, SUPPORT_PROBABILITY):
-            return False
-        c = reading.candidate
-        return c.start < passage.end and passage.start < c.end
 
 
 class NotedAnswerer:
