@@ -1,8 +1,8 @@
 """A SQuAD 2.0 style span head over e5-small: reads a (question, sentence) pair, scores spans and "no answer".
 
 Only the top ``TRAINED_LAYERS`` transformer layers and the start/end head are trained; the word embeddings and
-the layers below stay those of the embedding model, so at run time the reader borrows them from the embedder
-already in memory and ships only its own top layers (fp16).
+the layers below stay those of the embedding model, so the reader ships only its own top layers (fp16). This
+module trains the head on torch; answering runs it on ONNX Runtime (``onnx_span.py``), with torch only as a fallback.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
