@@ -171,28 +171,37 @@ def folder_status(settings: Settings) -> tuple[list[str], dict[str, str]]:
 
 
 MAX_ADD = 5000  # chunks per call into Chroma (also bounded by what the Chroma client says it accepts)
+# what a chunk keeps in Chroma: what retrieval, citations and BM25 read, and document_id, by which llama-index's
+# ChromaVectorStore deletes a source. llama-index's own add also writes the node serialised as JSON
+# (_node_content, about 1.5 KB a chunk, indexed by Chroma's SQLite as a string) and three more copies of the id:
+# nothing reads them, and they made Chroma's SQLite 14 KB a chunk.
+STORED = ("source_id", "title", "paragraph", "start", "end", "origin", "date", "chunk", "document_id")
 
 
 @functools.cache
 def _batched(store_cls: type) -> type:
-    """The Chroma vector store, adding nodes in slices Chroma accepts (it refuses more than its max batch size:
-    5461 here, so one sync of a 10,000-chunk library failed before)."""
+    """The Chroma vector store, adding nodes with only the metadata the assistant reads, in slices Chroma
+    accepts (it refuses more than its max batch size: 5461 here, so one sync of a 10,000-chunk library failed)."""
 
-    class BatchedChromaVectorStore(store_cls):  # type: ignore[misc, valid-type]
+    class SlimChromaVectorStore(store_cls):  # type: ignore[misc, valid-type]
         def add(self, nodes, **kwargs):  # type: ignore[no-untyped-def]
-            step = getattr(self, "_batch", 5000)
+            step = getattr(self, "_batch", MAX_ADD)
             ids: list[str] = []
             for i in range(0, len(nodes), step):
-                ids += super().add(nodes[i:i + step], **kwargs)
+                part = nodes[i:i + step]
+                metas = [{k: v for k, v in {**n.metadata, "document_id": n.ref_doc_id}.items()
+                          if k in STORED and v is not None} for n in part]
+                self._collection.add(ids=[n.node_id for n in part], embeddings=[n.get_embedding() for n in part],
+                                     metadatas=metas, documents=[n.get_content() for n in part])
+                ids += [n.node_id for n in part]
             return ids
 
-    return BatchedChromaVectorStore
+    return SlimChromaVectorStore
 
 
 def _write_generation(settings: Settings, live: Path | None, known: dict[str, Source], found: dict[str, Source],
                       report: SyncReport, say: Progress) -> int:
-    from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
-    from llama_index.core.storage.docstore import SimpleDocumentStore
+    from llama_index.core.ingestion import IngestionPipeline
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from .chunking import ArabicSentenceSplitter
@@ -204,12 +213,11 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         collection = client.get_or_create_collection(store.collection_name(settings), metadata={"hnsw:space": "cosine"})
         vector_store = _batched(ChromaVectorStore)(chroma_collection=collection)
         vector_store._batch = max(1, min(int(client.get_max_batch_size()), MAX_ADD))
-        docstore_path = work / "docstore.json"
-        docstore = SimpleDocumentStore.from_persist_path(str(docstore_path)) if docstore_path.exists() else SimpleDocumentStore()
+        # the manifest already says which sources are new, changed or gone (by content hash), so no llama-index
+        # docstore: it kept every document's text once more and was rewritten whole by each write
+        (work / "docstore.json").unlink(missing_ok=True)
         for sid in report.removed + report.changed:
             vector_store.delete(sid)
-            docstore.delete_ref_doc(sid, raise_error=False)
-            docstore.delete_document(sid, raise_error=False)
         todo = [found[s] for s in report.added + report.changed]
         nodes = []
         if todo:
@@ -219,10 +227,9 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
             embed = pipeline_embedding(backends.embedder_for(settings, say))  # a removal loads no model
             pipeline = IngestionPipeline(
                 transformations=[ArabicSentenceSplitter(max_words=settings.chunk_max_words), embed],
-                vector_store=vector_store, docstore=docstore, docstore_strategy=DocstoreStrategy.UPSERTS,
+                vector_store=vector_store,
             )
             nodes = pipeline.run(documents=_documents(todo))
-        docstore.persist(str(docstore_path))
         counts: dict[str, int] = {}
         for n in nodes:
             counts[n.metadata["source_id"]] = counts.get(n.metadata["source_id"], 0) + 1
@@ -239,6 +246,7 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         update_keyword_state(collection, work / "bm25", set(report.removed + report.changed), nodes)
         del vector_store, collection, client
         _release_chroma(work)
+        store.compact(work)
         store.publish(settings.index, work)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

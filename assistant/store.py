@@ -3,7 +3,7 @@
 Layout of ``index/``::
 
     CURRENT            name of the live generation (replaced atomically with os.replace)
-    gen-<stamp>/       chroma/ (vector store), docstore.json, bm25/ (keyword state), sources.json, COMPLETE
+    gen-<stamp>/       chroma/ (vector store), bm25/ (keyword state), sources.json, COMPLETE
     .lock              held by the one writer
 
 A writer copies the live generation, changes the copy and only then points CURRENT at it, so a crash
@@ -128,6 +128,24 @@ def cleanup(index_dir: Path) -> None:
     """Delete working copies left by an interrupted writer (call under the writer lock)."""
     for work in index_dir.glob(".work-gen-*"):
         shutil.rmtree(work, ignore_errors=True)
+
+
+def compact(gen: Path, share: float = 0.2) -> None:
+    """VACUUM an embedded generation's Chroma SQLite when more than ``share`` of it is free pages: Chroma keeps
+    each added record (its vector too) in a write-ahead queue and frees it once the vector index has it, which
+    after a large ingest left about half the file empty. Call with no Chroma client open on it."""
+    import sqlite3
+
+    db = gen / "chroma" / "chroma.sqlite3"
+    if not db.exists():
+        return
+    con = sqlite3.connect(db)
+    try:
+        free, pages = (con.execute(f"PRAGMA {p}").fetchone()[0] for p in ("freelist_count", "page_count"))
+        if pages and free / pages > share:
+            con.execute("VACUUM")
+    finally:
+        con.close()
 
 
 def chroma_client(gen: Path, settings: Any):  # type: ignore[no-untyped-def]

@@ -77,6 +77,14 @@ def make_home(size: int, qs: list[dict]) -> Path:
     return home
 
 
+def disk_use(index: Path) -> dict[str, float]:
+    """MB on disk: all of the index, its HNSW files (the float32 vectors and their graph), Chroma's SQLite, BM25."""
+    files = [f for f in index.rglob("*") if f.is_file()]
+    mb = lambda keep: round(sum(f.stat().st_size for f in files if keep(f)) / 1e6, 1)  # noqa: E731
+    return {"total": mb(lambda f: True), "vectors_and_graph": mb(lambda f: f.suffix == ".bin" and f.parent.parent.name == "chroma"),
+            "chroma_sqlite": mb(lambda f: f.name.startswith("chroma.sqlite3")), "bm25": mb(lambda f: f.parent.name == "bm25")}
+
+
 def timed(cmd: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
     """(seconds, peak RSS in MB, result) of a command, its RSS polled every 0.2 s."""
     t = time.perf_counter()
@@ -107,6 +115,8 @@ for q in qs:
     ans = a.ask(q["question"])
     lat.append((time.perf_counter() - t) * 1000)
     hits += bool(ans.passages) and ans.passages[0].source_id == q["citation"]["source"]
+import psutil
+serving_rss = psutil.Process().memory_info().rss / 1e6  # the assistant answering, before the baseline loads
 # the baseline: llama-index's own hybrid over the same Chroma collection
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM  # num_queries=1: no query is ever generated; this only keeps OpenAI out
@@ -130,7 +140,7 @@ for q in qs:
     blat.append((time.perf_counter() - t) * 1000)
     bhits += bool(res) and res[0].node.metadata.get("source_id") == q["citation"]["source"]
 lat.sort(); blat.sort()
-print(json.dumps({"chunks": index.size, "p50": lat[len(lat)//2], "p95": lat[int(len(lat)*0.95)], "hit1": hits/len(qs),
+print(json.dumps({"chunks": index.size, "serving_rss": serving_rss, "p50": lat[len(lat)//2], "p95": lat[int(len(lat)*0.95)], "hit1": hits/len(qs),
                   "base_p50": blat[len(blat)//2], "base_hit1": bhits/len(qs)}))
 """
 
@@ -144,7 +154,8 @@ def measure(size: int, qs: list[dict]) -> dict:
         secs, peak, res = timed([*cli, "ingest"], env)
         if res.returncode != 0:
             raise RuntimeError(res.stderr[-2000:])
-        disk = sum(f.stat().st_size for f in (home / "index").rglob("*") if f.is_file()) / 1e6
+        use = disk_use(home / "index")
+        disk, graph = use["total"], use["vectors_and_graph"]
         cold, _, _ = timed([*cli, "ask", qs[0]["question"]], env)
         child = subprocess.run([sys.executable, "-c", CHILD, json.dumps(qs)], env=env, capture_output=True, text=True)
         if child.returncode != 0:
@@ -158,7 +169,9 @@ def measure(size: int, qs: list[dict]) -> dict:
         shutil.rmtree(home, ignore_errors=True)
     return {"target_chunks": size, "chunks": ask["chunks"], "ingest_s": round(secs, 1),
             "ingest_chunks_per_s": round(ask["chunks"] / secs, 1), "disk_mb": round(disk, 1),
-            "disk_kb_per_chunk": round(1000 * disk / ask["chunks"], 1), "peak_rss_ingest_mb": round(peak),
+            "disk_kb_per_chunk": round(1000 * disk / ask["chunks"], 1),
+            "disk_kb_per_chunk_beyond_vectors_and_graph": round(1000 * (disk - graph) / ask["chunks"], 1),
+            "disk_mb_by_part": use, "serving_rss_mb": round(ask["serving_rss"]), "peak_rss_ingest_mb": round(peak),
             "cold_first_answer_s": round(cold, 1), "warm_p50_ms": round(ask["p50"], 1), "warm_p95_ms": round(ask["p95"], 1),
             "add_one_s": round(add_s, 1), "remove_one_s": round(rm_s, 1), "hit_at_1": round(ask["hit1"], 3),
             "baseline_hit_at_1": round(ask["base_hit1"], 3), "baseline_p50_ms": round(ask["base_p50"], 1),
@@ -179,6 +192,8 @@ def main() -> int:
     out = ROOT / "benchmarks" / "results" / "scale-latest.json"
     out.write_text(json.dumps({"measured": time.strftime("%Y-%m-%d %H:%M"), "cpus": psutil.cpu_count(),
                                "questions": len(qs), "rows": rows}, indent=1), encoding="utf-8")
+    if args.sizes != "1000,10000":  # a run of other sizes is also kept under its own name
+        (out.parent / f"scale-{args.sizes.replace(',', '-')}.json").write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
     print(f"written: {out}")
     return 0
 

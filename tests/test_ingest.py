@@ -152,16 +152,16 @@ def test_chunks_go_into_chroma_in_batches_it_accepts(article_home, monkeypatch):
     from assistant import ingest, store
     from assistant.service import Assistant
 
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+    from chromadb.api.models.Collection import Collection
 
     sizes: list[int] = []
-    real_add = ChromaVectorStore.add
+    real_add = Collection.add
 
-    def spy(self, nodes, **kwargs):  # type: ignore[no-untyped-def]
-        sizes.append(len(nodes))
-        return real_add(self, nodes, **kwargs)
+    def spy(self, ids, **kwargs):  # type: ignore[no-untyped-def]
+        sizes.append(len(ids))
+        return real_add(self, ids, **kwargs)
 
-    monkeypatch.setattr(ChromaVectorStore, "add", spy)
+    monkeypatch.setattr(Collection, "add", spy)
     monkeypatch.setattr(ingest, "MAX_ADD", 3)
     settings = make_settings(article_home)
     report = ingest.sync(settings)
@@ -170,6 +170,52 @@ def test_chunks_go_into_chroma_in_batches_it_accepts(article_home, monkeypatch):
     assert Assistant(settings).source(ARTICLE_ID).chunks == report.embedded
     client = store.chroma_client(store.current_generation(settings.index), settings)
     assert client.get_collection(store.collection_name(settings)).count() == report.embedded
+
+
+def test_the_index_keeps_only_what_answers_read(article_home):  # type: ignore[no-untyped-def]
+    """No serialised llama-index node per chunk (it made Chroma's SQLite 14 KB a chunk), no docstore; and
+    removing the source still empties the collection."""
+    from assistant import ingest, store
+
+    settings = make_settings(article_home)
+    ingest.sync(settings)
+    gen = store.current_generation(settings.index)
+    coll = store.chroma_client(gen, settings).get_collection(store.collection_name(settings))
+    metas = coll.get(include=["metadatas"])["metadatas"]
+    assert metas and all(set(m) <= set(ingest.STORED) for m in metas)
+    assert all(m["document_id"] == m["source_id"] == ARTICLE_ID for m in metas)
+    assert not (gen / "docstore.json").exists()
+    (article_home / "sources" / next(p.name for p in (article_home / "sources").iterdir())).unlink()
+    ingest._release_chroma(gen)
+    report = ingest.sync(settings)
+    assert report.removed == [ARTICLE_ID]
+    gen = store.current_generation(settings.index)
+    assert store.chroma_client(gen, settings).get_collection(store.collection_name(settings)).count() == 0
+
+
+def test_a_generation_left_half_empty_is_compacted(tmp_path):  # type: ignore[no-untyped-def]
+    """Chroma frees its write-ahead queue once the vectors are indexed (about half the file after a large
+    ingest): the SQLite file is vacuumed before the generation goes live, and left alone when nearly full."""
+    import sqlite3
+
+    from assistant import store
+
+    db = tmp_path / "chroma" / "chroma.sqlite3"
+    db.parent.mkdir()
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE q (v BLOB)")
+    con.executemany("INSERT INTO q VALUES (?)", [(b"x" * 1536,)] * 2000)
+    con.commit()
+    full = db.stat().st_size
+    store.compact(tmp_path)
+    assert db.stat().st_size == full
+    con.execute("DELETE FROM q WHERE rowid > 200")
+    con.commit()
+    con.close()
+    assert db.stat().st_size == full
+    store.compact(tmp_path)
+    assert db.stat().st_size < full / 4
+    store.compact(tmp_path / "no-such-generation")
 
 
 def test_replacing_a_source_with_its_own_edited_file_keeps_the_file(home):  # type: ignore[no-untyped-def]
