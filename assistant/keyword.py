@@ -81,17 +81,17 @@ def build_keyword_state(collection: Any, path: Path) -> None:
     _write(path, _Rows.empty(), list(ids), list(texts), [{k: m.get(k) for k in KEEP} for m in metas])
 
 
-def update_keyword_state(collection: Any, path: Path, dropped: set[str], nodes: list[Any]) -> None:
+def update_keyword_state(collection: Any, path: Path, dropped: set[str], added: list[tuple[str, str, dict]]) -> None:
     """Bring a working generation's BM25 state (copied from the live one) up to date, analysing only the chunks
-    added: chunks of ``dropped`` source ids leave, ``nodes`` (llama-index nodes just stored) join. A state
+    added: chunks of ``dropped`` source ids leave, ``added`` ((chunk id, text, metadata) just stored) join. A state
     without its token table (older indexes) is rebuilt once from the collection."""
     rows = _Rows.read(path)
     if rows is None:
         build_keyword_state(collection, path)
         return
     rows = rows.without(dropped)
-    metas = [{k: n.metadata.get(k) for k in KEEP} for n in nodes]
-    _write(path, rows, [n.node_id for n in nodes], [n.get_content() for n in nodes], metas)
+    metas = [{k: m.get(k) for k in KEEP} for _, _, m in added]
+    _write(path, rows, [i for i, _, _ in added], [t for _, t, _ in added], metas)
 
 
 class _Rows:

@@ -40,6 +40,34 @@ def test_second_sync_embeds_nothing(article_home, counted):
     assert store.current_generation(s.index) == gen
 
 
+def test_a_large_batch_is_indexed_a_step_at_a_time(article_home, counted, monkeypatch):  # type: ignore[no-untyped-def]
+    """Sources are split, embedded and stored a bounded step at a time (memory stays flat on a 100,000-chunk
+    ingest); the index holds every chunk once and answers from every source, as with one step."""
+    from assistant import ingest
+
+    steps: list[int] = []
+    real = ingest._documents
+
+    def spy(sources):  # type: ignore[no-untyped-def]
+        steps.append(len(sources))
+        return real(sources)
+
+    monkeypatch.setattr(ingest, "_documents", spy)
+    monkeypatch.setattr(ingest, "BATCH_CHARS", 20)
+    for k, (what, n) in enumerate([("المتطوعين", "350 متطوعا"), ("الحافلات", "40 حافلة"), ("الفنادق", "15 فندقا")]):
+        (article_home / "sources" / f"note{k}.md").write_text(
+            f"---\ntitle: ملاحظة {k}\n---\nبلغ عدد {what} في التنظيم {n}.\n", encoding="utf-8")
+    s = make_settings(article_home)
+    report = sync(s)
+    assert len(report.added) == 4 and steps == [1, 1, 1, 1]
+    assert counted["texts"] == report.embedded
+    gen = store.current_generation(s.index)
+    coll = store.chroma_client(gen, s).get_collection(store.collection_name(s))
+    assert coll.count() == report.embedded == sum(src.chunks for src in store.read_manifest(gen).values())
+    ans = Assistant(s).ask("كم بلغ عدد الحافلات في التنظيم؟")
+    assert not ans.refused and ans.citations[0].source_id == "note1" and "40" in ans.text
+
+
 def test_changed_document_is_replaced_and_removed_one_deleted(article_home, counted):
     s = make_settings(article_home)
     sync(s)
