@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+from typing import Any
 
 from . import store
 from .accounts import Accounts
+from .answering import AnswerProcess
 from .config import Settings
 from .service import Assistant
 from .web import Texts, WebApp, launch
@@ -52,10 +54,16 @@ def exposure(settings: Settings, accounts: Accounts | None, allow_anonymous: boo
     return True, t("ui_serve_exposed_warning", host=settings.host)
 
 
-def _index_first(assistant: Assistant, settings: Settings, t: Texts, ingest_first: bool) -> None:
-    """Sync the sources folder (when asked) and warm the model up, printing what happened."""
+def _index_first(assistant: Assistant, answers: Any, settings: Settings, t: Texts, ingest_first: bool) -> None:
+    """Sync the sources folder (when asked) and warm the model up, printing what happened. With an answering
+    child, the sync runs in a child too, so that the serving process never loads the model."""
     if ingest_first:
-        report = assistant.sync(progress=_say)
+        if answers is not None:
+            from . import apart
+
+            report = apart.run("sync", _say, settings=settings)
+        else:
+            report = assistant.sync(progress=_say)
         if report.touched:
             print(t("index_summary", added=len(report.added), changed=len(report.changed),
                     removed=len(report.removed), unchanged=len(report.unchanged)), flush=True)
@@ -66,7 +74,7 @@ def _index_first(assistant: Assistant, settings: Settings, t: Texts, ingest_firs
     if store.current_generation(settings.index) is None:
         print(t("ui_serve_no_index", folder=settings.sources), file=sys.stderr, flush=True)
     else:
-        assistant.warm_up()
+        (answers or assistant).warm_up()
 
 
 def serve(settings: Settings, ingest_first: bool = True, allow_anonymous: bool = False, read_only: bool = False) -> int:
@@ -85,12 +93,15 @@ def serve(settings: Settings, ingest_first: bool = True, allow_anonymous: bool =
         return 2
     print(t("ui_serve_starting"), flush=True)
     assistant = Assistant(settings, progress=_say)
+    answers = AnswerProcess(settings) if settings.answer_process else None
     try:
-        _index_first(assistant, settings, t, ingest_first)
+        _index_first(assistant, answers, settings, t, ingest_first)
     except store.IndexBusy:
         print(t("index_busy"), file=sys.stderr, flush=True)
+        if answers is not None:
+            answers.close()
         return 2
-    app = WebApp(assistant, accounts, read_only)
+    app = WebApp(assistant, accounts, read_only, answers=answers)
     demo = app.build()
     try:
         launch(demo, settings.host, settings.port, block=False, max_file_mb=settings.max_file_mb,
@@ -107,4 +118,6 @@ def serve(settings: Settings, ingest_first: bool = True, allow_anonymous: bool =
         pass
     finally:
         demo.close()
+        if answers is not None:
+            answers.close()
     return 0

@@ -485,8 +485,10 @@ _ASK_ERRORS = (QuestionError, store.NoIndex, store.IndexBusy)
 class WebApp:
     """The chat over one shared Assistant: the event handlers, the API and the layout that wires them."""
 
-    def __init__(self, assistant: Assistant, accounts: Accounts | None = None, read_only: bool = False) -> None:
+    def __init__(self, assistant: Assistant, accounts: Accounts | None = None, read_only: bool = False,
+                 answers: Any = None) -> None:
         self.assistant = assistant
+        self.answers = answers or assistant  # who answers: the assistant itself, or an AnswerProcess over it
         self.t = Texts(assistant.settings.prompts)
         self.accounts = accounts  # None: no login, every visitor is anonymous (the single-user laptop)
         self.read_only = read_only
@@ -532,7 +534,7 @@ class WebApp:
         yield "", render_chat(turns + [{"question": q, "answer": None}], t), turns
         entry: dict[str, Any] = {"question": q, "answer": None}
         try:
-            ans: Answer = self.assistant.ask(q, history=history, user=user)
+            ans: Answer = self.answers.ask(q, history=history, user=user)
             entry["answer"] = ans.to_dict()
             entry["resolved"] = ans.resolved_question or q
         except _ASK_ERRORS as exc:
@@ -739,7 +741,7 @@ class WebApp:
         """After the page is back: the model and the index loaded, with a progress note while it takes."""
         progress(None, desc=self.t("ui_preparing"))
         try:
-            self.assistant.warm_up()
+            self.answers.warm_up()
         except UserError as exc:  # no index yet, busy, a stopped Chroma server: each question will say so
             log.warning("warm-up: %s", exc)
         return gr.update()
@@ -749,7 +751,7 @@ class WebApp:
         """Answer a question in Arabic; returns the answer object: answer, refused, citations, resolved_question…"""
         user, _ = self.who(request)
         try:
-            return self.assistant.ask(question, history=[str(h) for h in (history or [])], user=user).to_dict()
+            return self.answers.ask(question, history=[str(h) for h in (history or [])], user=user).to_dict()
         except _ASK_ERRORS as exc:
             raise gr.Error(exc.text(self.t.folder)) from None
 

@@ -69,10 +69,10 @@ def ask(base: str, question: str) -> dict:
     raise RuntimeError("stream ended without an answer")
 
 
-def start_server(home: Path, port: int) -> subprocess.Popen:
-    """``assistant chat`` over ``home``, returned once it answers HTTP."""
+def start_server(home: Path, port: int, in_process: bool = False) -> subprocess.Popen:
+    """``assistant chat`` over ``home``, returned once it answers HTTP (``in_process``: no answering child)."""
     env = dict(os.environ, ASSISTANT_HOME=str(home), ASSISTANT_PORT=str(port), HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False")
+               GRADIO_ANALYTICS_ENABLED="False", ASSISTANT_ANSWER_PROCESS="false" if in_process else "true")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 300
@@ -87,6 +87,33 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
             time.sleep(1)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+def tree(server: psutil.Process) -> list[psutil.Process]:
+    """The server and its children (the answering process, an upload's indexing process)."""
+    return [server, *server.children(recursive=True)]
+
+
+def tree_cpu(procs: list[psutil.Process]) -> float:
+    """CPU seconds (user + system) of these processes; one that ended meanwhile counts as nothing more."""
+    total = 0.0
+    for p in procs:
+        try:
+            total += sum(p.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def tree_rss(server: psutil.Process) -> float:
+    """Resident memory of the server and its children, in MB."""
+    total = 0
+    for p in tree(server):
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 1e6
 
 
 def level(base: str, clients: int, seconds: float, server: psutil.Process, until=None) -> dict:  # type: ignore[no-untyped-def]
@@ -112,21 +139,22 @@ def level(base: str, clients: int, seconds: float, server: psutil.Process, until
             i += 1
 
     me = psutil.Process()
-    s0, c0, w0 = sum(server.cpu_times()[:2]), sum(me.cpu_times()[:2]), time.perf_counter()
+    procs = tree(server)
+    s0, c0, w0 = tree_cpu(procs), sum(me.cpu_times()[:2]), time.perf_counter()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     wall = time.perf_counter() - w0
-    s_cpu, c_cpu = sum(server.cpu_times()[:2]) - s0, sum(me.cpu_times()[:2]) - c0
+    s_cpu, c_cpu = tree_cpu(procs) - s0, sum(me.cpu_times()[:2]) - c0
     n = max(len(lat), 1)
     cpu_per_answer = (s_cpu + c_cpu) / n
     return {"clients": clients, "answers": len(lat), "errors": len(errors), "seconds": round(wall, 1),
             "answers_per_s": round(len(lat) / wall, 2), "p50_ms": round(pct(lat, 50)), "p95_ms": round(pct(lat, 95)),
             "server_cpu_ms_per_answer": round(1000 * s_cpu / n, 1), "client_cpu_ms_per_answer": round(1000 * c_cpu / n, 1),
             "machine_limit_per_s": round(psutil.cpu_count() / cpu_per_answer, 1) if lat else 0.0,
-            "rss_mb": round(server.memory_info().rss / 1e6)}
+            "rss_mb": round(tree_rss(server))}
 
 
 def one_megabyte_document(folder: Path) -> Path:
@@ -165,11 +193,12 @@ def main() -> int:
     p.add_argument("--levels", default="1,5,20,50")
     p.add_argument("--while-indexing", action="store_true",
                    help="also: 5 clients asking while a 1 MB document is added, against 5 clients alone")
+    p.add_argument("--in-process", action="store_true", help="answer in the serving process (answer_process off)")
     args = p.parse_args()
     home = Path(tempfile.mkdtemp(prefix="load-"))
     shutil.copytree(ROOT / "sources", home / "sources")
     port = free_port()
-    proc = start_server(home, port)
+    proc = start_server(home, port, args.in_process)
     try:
         server = psutil.Process(proc.pid)
         rows = [level(f"http://127.0.0.1:{port}", int(c), args.seconds, server) for c in args.levels.split(",")]
@@ -191,8 +220,9 @@ def main() -> int:
         r["share_of_limit"] = round(share, 2)
         print(" | ".join(str(x) for x in (r["clients"], r["answers_per_s"], r["machine_limit_per_s"], r["share_of_limit"],
                                           r["p50_ms"], r["p95_ms"], r["errors"], r["server_cpu_ms_per_answer"], r["rss_mb"])))
-    out = ROOT / "benchmarks" / "results" / "load-latest.json"
-    out.write_text(json.dumps({"cores": psutil.cpu_count(), "seconds_per_level": args.seconds, "levels": rows,
+    out = ROOT / "benchmarks" / "results" / ("load-in-process.json" if args.in_process else "load-latest.json")
+    out.write_text(json.dumps({"cores": psutil.cpu_count(), "seconds_per_level": args.seconds,
+                               "answer_process": not args.in_process, "levels": rows,
                                "while_indexing": {"alone": alone, "during": during} if during else None,
                                "measured": time.strftime("%Y-%m-%d %H:%M")}, indent=1), encoding="utf-8")
     print(f"written: {out}")
