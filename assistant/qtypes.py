@@ -9,7 +9,9 @@ QTYPES: tuple[str, ...] = ("number", "date", "place", "name", "other")
 
 def question_type(question: str) -> str:
     """One of "number", "date", "place", "name" or "other", from the question's words."""
-    ws = [w[1:] if w.startswith("و") and len(w) > 2 and w[1:] in (arabic.NUMBER_Q | arabic.DATE_Q | {"من", "ما", "مين"}) else w
+    # a glued conjunction comes off a question word («وأين», «فمتى», «وكم»), never off one that starts with و («وين»)
+    asking = arabic.QUESTION_WORDS | arabic.NUMBER_Q | arabic.DATE_Q | arabic.PLACE_Q | {"مين", "شكون"}
+    ws = [w[1:] if w[:1] in ("و", "ف") and len(w) > 2 and w not in asking and w[1:] in asking else w
           for w in arabic.words(question)]
     head = ws[:4]
     if any(w in arabic.DATE_Q for w in head) or ("اي" in head and any(w in {"يوم", "سنه", "عام", "شهر", "تاريخ"} for w in ws)):

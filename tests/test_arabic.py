@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant import arabic
 from assistant.chunking import split_spans
 from assistant.sources import clean_text, is_code_line, read_source
@@ -91,3 +93,15 @@ def test_every_chunk_is_an_exact_slice_inside_one_paragraph():
         assert len(arabic.words(chunk)) <= 45 or "،" not in chunk
         covered += len(arabic.words(chunk))
     assert covered == len(arabic.words(src.text))  # nothing lost, nothing doubled
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("وأين؟", "place"), ("فأين تقع المدينة؟", "place"), ("وين انعقدت الدورة؟", "place"), ("أين تقع؟", "place"),
+    ("وكم عددهم؟", "number"), ("ومتى؟", "date"), ("فمتى بدأت؟", "date"), ("ومن هو الرئيس؟", "name"),
+    ("ولماذا؟", "other"),
+])
+def test_a_glued_conjunction_does_not_hide_the_kind_of_answer_asked(question: str, kind: str) -> None:
+    """«وأين؟» asks for a place as «أين؟» does (it was read as "other", so a follow-up got any clause)."""
+    from assistant.qtypes import question_type
+
+    assert question_type(question) == kind
