@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from . import backends, scans
+from . import backends, recovery, scans
 from .config import Settings
 from .formats import ocr
 from .messages import message
@@ -114,6 +114,7 @@ def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
     index_dir = settings.index
     with store.writer_lock(index_dir):
         store.cleanup(index_dir)
+        recovery.recover(settings, say)  # a server write a crash left unfinished is rolled back first
         live = store.current_generation(index_dir)
         known = store.read_manifest(live)
         found, failed = read_folder(settings, known, say)
@@ -214,6 +215,7 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         # the manifest already says which sources are new, changed or gone (by content hash), so no llama-index
         # docstore: it kept every document's text once more and was rewritten whole by each write
         (work / "docstore.json").unlink(missing_ok=True)
+        recovery.begin(settings, work, report.removed + report.changed + report.added)  # before the server changes
         for sid in report.removed + report.changed:
             vector_store.delete(sid)
         todo = [found[s] for s in report.added + report.changed]
@@ -236,10 +238,22 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         _release_chroma(work)
         store.compact(work)
         store.publish(settings.index, work)
+        recovery.done(settings)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
+        _roll_back_quietly(settings)
         raise
     return len(nodes)
+
+
+def _roll_back_quietly(settings: Settings) -> None:
+    """After a failed server write, undo what reached the server now (or, if that fails too, at the next write)."""
+    if not settings.chroma_host:
+        return
+    try:
+        recovery.recover(settings, lambda _m: None)
+    except Exception:  # noqa: BLE001 - the record stays; the next writer rolls back
+        pass
 
 
 BATCH_CHARS = 400_000  # source text split and embedded per step: memory stays bounded however large the batch

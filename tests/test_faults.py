@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from assistant import cli, store
+from assistant import cli, recovery, store
 from assistant.errors import QuestionError, SourceError
 from assistant.ingest import sync
 from assistant.service import Assistant
@@ -77,14 +77,90 @@ def _kill_during(proc: subprocess.Popen, settings, rng: random.Random) -> str:  
 
 
 def test_kill_9_at_random_points_of_add_remove_and_ingest(home: Path, tmp_path: Path) -> None:
-    rng = random.Random(2026)
-    settings = make_settings(home, embed_model=EMBED)
+    moments = _kill_loop(make_settings(home, embed_model=EMBED), home, tmp_path, KILLS, {}, seed=2026)
+    print(f"{KILLS} kills: {moments}")
+    assert moments.get("while writing", 0) >= KILLS // 5  # the kills did land inside writes
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real Chroma server (`chroma run`, installed with chromadb) on a free local port."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen([str(exe), "run", "--path", str(tmp_path_factory.mktemp("chroma-server")), "--host",
+                             "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).read()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "the Chroma server did not start"
+            time.sleep(0.2)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_kill_9_while_writing_into_a_chroma_server(home: Path, tmp_path: Path, chroma_server: int) -> None:
+    """The server is written in place: a writer killed mid-write left chunks no manifest knew (41 sources on the
+    server, 21 in the manifest). Its write-ahead record is rolled back by the next writer, and the sync after
+    that indexes those sources again."""
+    env = {"ASSISTANT_CHROMA_HOST": "127.0.0.1", "ASSISTANT_CHROMA_PORT": str(chroma_server)}
+    settings = make_settings(home, embed_model=EMBED, chroma_host="127.0.0.1", chroma_port=chroma_server)
+    kills = max(6, KILLS // 3)
+    moments = _kill_loop(settings, home, tmp_path, kills, env, seed=2027)
+    print(f"{kills} kills on a Chroma server: {moments}")
+    assert moments.get("while writing", 0) >= 2
+
+
+KILLED_AFTER_THE_SERVER_WRITE = """
+import os, signal, sys
+from assistant import backends, keyword
+from assistant.config import load_settings
+from assistant.ingest import sync
+keyword.update_keyword_state = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # chunks stored, not yet live
+settings = load_settings()
+backends.load_plugins(settings.plugins)
+sync(settings)
+"""
+
+
+def test_a_writer_killed_after_its_chunks_reached_the_server_is_rolled_back(home: Path, chroma_server: int) -> None:
+    settings = make_settings(home, embed_model=EMBED, chroma_host="127.0.0.1", chroma_port=chroma_server)
+    (settings.sources / f"{BASE}.md").write_text(BASE_TEXT, encoding="utf-8")
+    sync(settings)
+    for k in range(3):
+        (settings.sources / f"late-{k}.md").write_text(_doc(k), encoding="utf-8")
+    env = {**_env(home), "ASSISTANT_CHROMA_HOST": "127.0.0.1", "ASSISTANT_CHROMA_PORT": str(chroma_server)}
+    done = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_SERVER_WRITE], cwd=ROOT, env=env, capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    assert sorted(recovery.pending(settings)) == ["late-0", "late-1", "late-2"]
+    gen = store.current_generation(settings.index)
+    coll = store.chroma_client(gen, settings).get_collection(store.collection_name(settings))
+    assert coll.count() > sum(s.chunks for s in store.read_manifest(gen).values())  # the server ran ahead
+    report = sync(settings)  # the next writer rolls back, then indexes the three again
+    assert sorted(report.added) == ["late-0", "late-1", "late-2"] and not recovery.pending(settings)
+    check_index(settings)
+
+
+def _kill_loop(settings, home: Path, tmp_path: Path, kills: int, extra_env: dict[str, str], seed: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Kill -9 ``kills`` writers (add, remove, replace, ingest) at random points; after each the index is whole,
+    and the next sync completes the work. Returns how many kills fell at each moment."""
+    rng = random.Random(seed)
     (settings.sources / f"{BASE}.md").write_text(BASE_TEXT, encoding="utf-8")
     sync(settings)
     outside = tmp_path / "incoming"
     outside.mkdir()
     moments: dict[str, int] = {}
-    for k in range(KILLS):
+    for k in range(kills):
         op = rng.choice(["add", "remove", "ingest", "replace"])
         manifest = store.read_manifest(store.current_generation(settings.index))
         ids = sorted(set(manifest) - {BASE})
@@ -111,24 +187,29 @@ def test_kill_9_at_random_points_of_add_remove_and_ingest(home: Path, tmp_path: 
             for j in range(rng.randint(5, 30)):
                 (settings.sources / f"direct-{k:02d}-{j:02d}.md").write_text(_doc(10_000 + 100 * k + j), encoding="utf-8")
             args = ["ingest"]
-        proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", *args], cwd=ROOT, env=_env(home),
+        proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", *args], cwd=ROOT, env={**_env(home), **extra_env},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         moment = _kill_during(proc, settings, rng)
         moments[moment] = moments.get(moment, 0) + 1
         if moment == "finished":
             assert proc.returncode == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+        if settings.chroma_host:  # a server is written in place: what a killed writer left is rolled back on start
+            with store.writer_lock(settings.index):
+                recovery.recover(settings, lambda _m: None)
         check_index(settings)  # whatever the moment: the old state or the new, whole
         if versions is not None:  # the replaced document answers from its old text or its new one, never neither
             old_text, sid = versions
-            now = store.read_manifest(store.current_generation(settings.index))[sid].text
-            assert now == old_text or f"رقم {50_000 + k} " in now
+            now = store.read_manifest(store.current_generation(settings.index)).get(sid)
+            if now is None:  # rolled back off a server: the next sync indexes the folder's version
+                assert settings.chroma_host
+            else:
+                assert now.text == old_text or f"رقم {50_000 + k} " in now.text
         report = sync(settings)  # and the next run completes the work
         assert not report.failed, report.failed
         folder = {source_id_for(p, settings.sources) for p in discover(settings.sources)}
         assert set(store.read_manifest(store.current_generation(settings.index))) == folder
         check_index(settings)
-    print(f"{KILLS} kills: {moments}")
-    assert moments.get("while writing", 0) >= KILLS // 5  # the kills did land inside writes
+    return moments
 
 
 def test_two_writers_at_once_both_land(home: Path, tmp_path: Path) -> None:
