@@ -57,8 +57,6 @@ drawn with `random.Random({m.get('heldout_seed')}).sample(range(48), 8)` (positi
 training, tuning or design choice; dev is 8 more XQuAD articles (`random.Random({m.get('dev_seed')})`) and a fifth of
 ARCD's articles. Questions: {m.get('questions')}. Every question is also asked as its SQuAD 2.0 style unanswerable
 twin: retrieval over all {m.get('paragraphs_indexed')} paragraphs with every paragraph holding its answer left out.
-The span head also reads each gold sentence with its answer cut out as a question it must not answer (the same
-wording and topic, without the thing asked: a name, a number, a date).
 The article suite (`evals/article.yaml`) was never used for training or tuning.
 
 ## Figures

@@ -127,31 +127,9 @@ def gold_char_span(ex: Example, text: str, cand) -> tuple[int, int] | None:  # t
     return toks[i].start - cand.start, toks[j].end - cand.start
 
 
-def without_answer(sentence: str, span: tuple[int, int], answers: Sequence[str]) -> str | None:
-    """The sentence with its gold answer cut out (None when the answer is most of it, or also stands elsewhere
-    in it): the question's wording and topic stay, only the fact asked for is gone."""
-    import re
-
-    from ... import arabic
-
-    s, e = span
-    if len(arabic.words(sentence[s:e])) * 2 > len(arabic.words(sentence)):
-        return None
-    out = re.sub(r"\s+", " ", f"{sentence[:s]} {sentence[e:]}").strip()
-    if any(arabic.contains_fact(out, a) for a in answers):
-        return None
-    return out
-
-
 def pair_examples(exs: Sequence[Example], scorer, texts: dict[str, str], negatives: int = 3,  # type: ignore[no-untyped-def]
-                  twin_negatives: int = 2, seed: int = 0, masked: bool = True):
-    """(question, sentence, span) pairs: gold sentences, the hardest wrong ones, the twins' best ones, and (with
-    ``masked``) each gold sentence with its answer cut out, as an unanswerable near miss.
-
-    The twins and the wrong sentences rarely share the question's wording as the gold sentence does, so without
-    the cut-out sentences the head learned "on topic" rather than "holds the thing asked": on the article suite
-    questions asking for a name, a cost or a year that the article never gives were answered with confidence
-    from the sentence that names the person or the event (SQuAD 2.0's hardest unanswerable kind)."""
+                  twin_negatives: int = 2, seed: int = 0):
+    """(question, sentence, span) pairs: gold sentences, the hardest wrong ones, and the twins' best ones."""
     import random
 
     import numpy as np
@@ -171,9 +149,6 @@ def pair_examples(exs: Sequence[Example], scorer, texts: dict[str, str], negativ
                 span = gold_char_span(ex, texts[c.source_id], c)
                 if span is not None:
                     out.append(PairExample(ex.q.question, c.text, span))
-                    cut = without_answer(c.text, span, ex.q.answers) if masked else None
-                    if cut:
-                        out.append(PairExample(ex.q.question, cut, None))
             for i in [i for i in order if not a.labels[i]][:negatives]:
                 out.append(PairExample(ex.q.question, a.cands[i].text, None))
         t = ex.twin
@@ -225,8 +200,7 @@ def build_designs(coll: Collected, settings: Settings, progress: Progress, epoch
     t1, t2 = _t1_t2(coll.train)
     a = out["A: logistic over features"]
     pairs = pair_examples(t1, lambda r: a.sentence.proba(r.feats), texts)
-    progress(f"span head: {len(pairs)} pairs from {len(t1)} questions ({sum(p.answer is not None for p in pairs)} with an answer, "
-             f"{sum(p.answer is None for p in pairs)} without: wrong sentences, twins' best and gold ones with the answer cut out)")
+    progress(f"span head: {len(pairs)} pairs from {len(t1)} questions ({sum(p.answer is not None for p in pairs)} with an answer)")
     folder = prepare_e5_small(settings.cache_dir / E5_SMALL_DIRNAME, progress)
     bert, tok = neural.load_base(folder)
     head = neural.train(bert, tok, pairs, progress, epochs=epochs)
