@@ -74,11 +74,27 @@ TOKENS = "tokens.npz"  # every chunk's analysed tokens, so that a write analyses
 CORPUS = "corpus.jsonl"
 
 
+PAGE = 5000  # chunks read from Chroma per call: one call for a whole large library fails ("too many SQL variables")
+
+
+def every_chunk(collection: Any) -> tuple[list[str], list[str], list[dict]]:
+    """(ids, texts, metadatas) of every chunk in a Chroma collection, read a page at a time."""
+    ids: list[str] = []
+    texts: list[str] = []
+    metas: list[dict] = []
+    while True:
+        got = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=len(ids))
+        if not got["ids"]:
+            return ids, texts, metas
+        ids += got["ids"]
+        texts += got["documents"] or []
+        metas += got["metadatas"] or []
+
+
 def build_keyword_state(collection: Any, path: Path) -> None:
     """Rebuild and persist the BM25 state from every chunk in the Chroma collection."""
-    got = collection.get(include=["documents", "metadatas"])
-    ids, texts, metas = got["ids"], got["documents"] or [], got["metadatas"] or []
-    _write(path, _Rows.empty(), list(ids), list(texts), [{k: m.get(k) for k in KEEP} for m in metas])
+    ids, texts, metas = every_chunk(collection)
+    _write(path, _Rows.empty(), ids, texts, [{k: m.get(k) for k in KEEP} for m in metas])
 
 
 def update_keyword_state(collection: Any, path: Path, dropped: set[str], added: list[tuple[str, str, dict]]) -> None:
@@ -86,6 +102,8 @@ def update_keyword_state(collection: Any, path: Path, dropped: set[str], added: 
     added: chunks of ``dropped`` source ids leave, ``added`` ((chunk id, text, metadata) just stored) join. A state
     without its token table (older indexes) is rebuilt once from the collection."""
     rows = _Rows.read(path)
+    if rows is None and not path.exists() and collection.count() == len(added):
+        rows = _Rows.empty()  # a new index: the chunks just stored are all there is, nothing to read back
     if rows is None:
         build_keyword_state(collection, path)
         return

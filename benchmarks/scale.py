@@ -129,8 +129,8 @@ coll = index._collection
 from assistant.llama_embedding import pipeline_embedding  # the same encoder, seen as a llama-index embedding
 vi = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=coll),
                                         embed_model=pipeline_embedding(index.embed_model))
-got = coll.get(include=["documents", "metadatas"])
-nodes = [TextNode(id_=i, text=d, metadata=m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+from assistant.keyword import every_chunk
+nodes = [TextNode(id_=i, text=d, metadata=m) for i, d, m in zip(*every_chunk(coll))]
 fusion = QueryFusionRetriever([vi.as_retriever(similarity_top_k=20), BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=20)],
                               similarity_top_k=5, num_queries=1, mode="reciprocal_rerank", use_async=False, llm=MockLLM())
 blat, bhits = [], 0

@@ -349,3 +349,32 @@ def test_keyword_state_follows_each_write_as_a_full_rebuild_would(article_home, 
     assert hits >= 3
     assert not any(d["source_id"] == "note2" for d, _ in kept.search("المعرض الدولي للكتاب", 20))
     assert index.keyword("أكادير", 3)[0].meta["source_id"] == "note1"
+
+
+def test_the_keyword_state_is_rebuilt_from_a_large_collection_a_page_at_a_time(article_home, monkeypatch):  # type: ignore[no-untyped-def]
+    """One read of a whole 100,000-chunk collection fails in Chroma ("too many SQL variables", after 98 minutes of
+    ingest): the state is rebuilt page by page, and a new index never reads its chunks back at all."""
+    from chromadb.api.models.Collection import Collection
+
+    from assistant import keyword
+
+    settings = make_settings(article_home)
+    reads: list[int | None] = []
+    real_get = Collection.get
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(kwargs.get("limit"))
+        return real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "get", spy)
+    report = sync(settings)
+    assert reads == []  # a new index: the chunks just stored are all there is
+    gen = store.current_generation(settings.index)
+    coll = store.chroma_client(gen, settings).get_collection(store.collection_name(settings))
+    monkeypatch.setattr(keyword, "PAGE", 4)
+    keyword.build_keyword_state(coll, gen / "rebuilt")
+    assert reads and set(reads) == {4} and len(reads) == -(-report.embedded // 4) + 1  # full pages, then an empty one
+    rebuilt = keyword._Rows.read(gen / "rebuilt")
+    kept = keyword._Rows.read(gen / "bm25")
+    assert rebuilt is not None and kept is not None
+    assert sorted(rebuilt.ids.tolist()) == sorted(kept.ids.tolist()) and len(kept.ids) == report.embedded
