@@ -10,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import backends, recovery, scans
 from .config import Settings
@@ -274,13 +274,7 @@ def _index_sources(settings: Settings, todo: list[Source], vector_store, say: Pr
     pipeline = IngestionPipeline(transformations=[ArabicSentenceSplitter(max_words=settings.chunk_max_words), embed],
                                  vector_store=vector_store, disable_cache=True)
     out: list[tuple[str, str, dict]] = []
-    steps, size = [[]], 0  # type: ignore[var-annotated]
-    for src in todo:
-        if steps[-1] and size + len(src.text) > BATCH_CHARS:
-            steps.append([])
-            size = 0
-        steps[-1].append(src)
-        size += len(src.text)
+    steps = list(_steps(todo, BATCH_CHARS))
     done = 0
     for step in steps:
         for n in pipeline.run(documents=_documents(step)):
@@ -289,6 +283,20 @@ def _index_sources(settings: Settings, todo: list[Source], vector_store, say: Pr
         if len(steps) > 1:
             say(f"indexed {done}/{len(todo)} source(s), {len(out)} chunks")
     return out
+
+
+def _steps(todo: list[Source], limit: int) -> Iterator[list[Source]]:
+    """The sources in consecutive groups of at most ``limit`` characters of text (a longer source alone)."""
+    step: list[Source] = []
+    size = 0
+    for src in todo:
+        if step and size + len(src.text) > limit:
+            yield step
+            step, size = [], 0
+        step.append(src)
+        size += len(src.text)
+    if step:
+        yield step
 
 
 def _release_chroma(path: Path) -> None:

@@ -12,6 +12,7 @@ the manifest and the keyword state too, so the sync that follows indexes them ag
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -39,23 +40,25 @@ def done(settings: Settings) -> None:
     _path(settings).unlink(missing_ok=True)
 
 
+def _read(settings: Settings) -> dict:
+    """The record left by an unfinished server write ({} when none, or when unreadable)."""
+    try:
+        record = json.loads(_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def pending(settings: Settings) -> list[str]:
     """Source ids of a server write that did not finish (empty when none)."""
-    try:
-        return list(json.loads(_path(settings).read_text(encoding="utf-8")).get("sources", []))
-    except (OSError, ValueError):
-        return []
+    return list(_read(settings).get("sources", []))
 
 
 def recover(settings: Settings, say: Callable[[str], None]) -> list[str]:
     """Roll back a server write left unfinished (call under the writer lock); returns the source ids rolled back."""
-    path = _path(settings)
-    if not path.exists():
+    if not _path(settings).exists():
         return []
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = {}
+    record = _read(settings)
     live = store.current_generation(settings.index)
     if record and live is not None and live.name == record.get("generation"):
         done(settings)  # the switch happened; only the record's removal was lost
@@ -84,7 +87,5 @@ def _roll_back(settings: Settings, live: Path | None, collection_name: str, ids:
         update_keyword_state(collection, work / "bm25", set(ids), [])
         store.publish(settings.index, work)
     except BaseException:
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -108,6 +108,8 @@ def serve(settings: Settings, ingest_first: bool = True, allow_anonymous: bool =
                auth=app.login if accounts else None, auth_message=t("ui_login_message") if accounts else None)
     except OSError as exc:
         print(t("ui_serve_port_busy", host=settings.host, port=settings.port, error=exc), file=sys.stderr, flush=True)
+        if answers is not None:  # the answering child, already warm, goes too
+            answers.close()
         return 1
     for url in public_urls(settings.host, settings.port):
         print(t("ui_serve_ready", url=url), flush=True)
