@@ -208,6 +208,12 @@ def cmd_sources(settings, args) -> int:  # type: ignore[no-untyped-def]
         print(message("sources_failed", count=len(failed)))
         for name, why in sorted(failed.items()):
             print(f"- {_line(name)}: {_line(why)}")
+    from .recovery import pending as interrupted
+
+    if unfinished := interrupted(settings):
+        print(message("sources_interrupted", count=len(unfinished)))
+        for source_id in unfinished:
+            print(f"- {_line(source_id)}")
     return 0
 
 

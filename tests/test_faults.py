@@ -143,6 +143,8 @@ def test_a_writer_killed_after_its_chunks_reached_the_server_is_rolled_back(home
     done = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_SERVER_WRITE], cwd=ROOT, env=env, capture_output=True)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     assert sorted(recovery.pending(settings)) == ["late-0", "late-1", "late-2"]
+    listed = subprocess.run([sys.executable, "-m", "assistant.cli", "sources"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and "لم تكتمل (3)" in listed.stdout and "- late-2" in listed.stdout, listed.stderr[-2000:]
     gen = store.current_generation(settings.index)
     coll = store.chroma_client(gen, settings).get_collection(store.collection_name(settings))
     assert coll.count() > sum(s.chunks for s in store.read_manifest(gen).values())  # the server ran ahead
