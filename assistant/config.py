@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     chroma_host: str = Field("", description="a Chroma server (`chroma run --path DIR`) instead of the embedded store; empty: embedded")
     chroma_port: int = Field(8000, description="port of the Chroma server")
     collection: str = Field("sources", description="Chroma collection name prefix")
+    team_collection: str = Field("", description="with `chroma_host`: a library on the Chroma server shared on purpose by every home that names it (sources, their texts and the keyword state follow the server); empty: each home its own collection")
     chunk_max_words: int = Field(45, gt=5, description="longest chunk in words; longer sentences are cut at clause marks")
     top_k: int = Field(5, gt=0, description="passages handed to the answerer")
     candidates: int = Field(20, gt=0, description="candidates each retriever contributes to fusion")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import backends, recovery, scans
+from . import backends, recovery, scans, team
 from .config import Settings
 from .formats import ocr
 from .messages import message
@@ -117,7 +117,13 @@ def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
         recovery.recover(settings, say)  # a server write a crash left unfinished is rolled back first
         live = store.current_generation(index_dir)
         known = store.read_manifest(live)
+        if team.enabled(settings):
+            team.publish(settings, known)  # a writer killed after its switch left the team's record behind
         found, failed = read_folder(settings, known, say)
+        if team.enabled(settings):
+            for sid in team.held_elsewhere(settings, set(found) - set(known)):
+                name = Path(found.pop(sid).path or sid).name
+                failed[name] = SourceError("team_taken", name=name, existing=sid).text()
         report = SyncReport(failed=failed)
         for sid, src in found.items():
             old = known.get(sid)
@@ -239,6 +245,8 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         store.compact(work)
         store.publish(settings.index, work)
         recovery.done(settings)
+        if team.enabled(settings):
+            team.publish(settings, manifest)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         _roll_back_quietly(settings)

@@ -91,6 +91,14 @@ def every_chunk(collection: Any) -> tuple[list[str], list[str], list[dict]]:
         metas += got["metadatas"] or []
 
 
+def keyword_index(ids: list[str], texts: list[str], metas: list[dict]) -> KeywordIndex | None:
+    """A BM25 state in memory over the given chunks (None when there are none)."""
+    if not ids:
+        return None
+    corpus = [dict({k: m.get(k) for k in KEEP}, node_id=i, text=t) for i, t, m in zip(ids, texts, metas)]
+    return KeywordIndex(_bm25([arabic.analyze(t) or [""] for t in texts]), corpus)
+
+
 def build_keyword_state(collection: Any, path: Path) -> None:
     """Rebuild and persist the BM25 state from every chunk in the Chroma collection."""
     ids, texts, metas = every_chunk(collection)

@@ -8,17 +8,21 @@ sources answer at all; the fused, min-max normalised score alone cannot tell tha
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
-from . import arabic, backends, store
+from . import arabic, backends, store, team
 from .config import Settings
-from .keyword import KeywordIndex
+from .keyword import KeywordIndex, every_chunk, keyword_index
 from .models import Passage, Source
 
 if TYPE_CHECKING:
     from .backends import Embedder
+
+
+TEAM_CHECK_S = 1.0  # how often a team library's version on the server is looked at (one small request)
 
 
 @dataclass
@@ -52,8 +56,14 @@ class Index:
             self._collection = self._client.get_or_create_collection(store.collection_name(settings),
                                                                      metadata={"hnsw:space": "cosine"})
             bm_path = gen / "bm25"
-            self._bm25 = None if (bm_path / "EMPTY").exists() or not bm_path.exists() else \
-                KeywordIndex.load(bm_path)
+            self._team_version, self._team_checked = "", time.monotonic()
+            if team.enabled(settings):  # every home's sources: what the server holds, at its version
+                self._team_version = team.version(settings, self._client)
+                self.sources = team.sources(settings, self._client)
+                self._bm25 = keyword_index(*every_chunk(self._collection))
+            else:
+                self._bm25 = None if (bm_path / "EMPTY").exists() or not bm_path.exists() else \
+                    KeywordIndex.load(bm_path)
         finally:
             self.embed_model = embedder if loading is None else loading.result()
             if pool is not None:
@@ -68,8 +78,17 @@ class Index:
         return int(self._collection.count())
 
     def is_stale(self) -> bool:
-        """True when another writer has published a newer generation."""
-        return store.current_generation(self.settings.index) != self.generation
+        """True when another writer has published a newer generation (on a team's server: any home's write,
+        looked for at most once every ``TEAM_CHECK_S`` seconds)."""
+        if store.current_generation(self.settings.index) != self.generation:
+            return True
+        if not team.enabled(self.settings) or time.monotonic() - self._team_checked < TEAM_CHECK_S:
+            return False
+        self._team_checked = time.monotonic()
+        try:
+            return team.version(self.settings, self._client) != self._team_version
+        except Exception:  # noqa: BLE001  (a server away for a moment: keep answering from what is loaded)
+            return False
 
     def keyword(self, question: str, k: int, exclude: Collection[str] = ()) -> list[Hit]:
         """BM25 hits for a question (chunks of the ``exclude`` source ids left out)."""

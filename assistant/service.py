@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
-from . import backends, chat, ingest, rights, store
+from . import backends, chat, ingest, rights, store, team
 from .question import validate_question
 from .config import Settings, load_settings
 from .messages import use_digits, use_folder
@@ -93,13 +93,18 @@ class Assistant:
 
     def sources(self, user: str | None = rights.OWNER) -> list[Source]:
         """Indexed sources ``user`` may read, by id."""
-        gen = store.current_generation(self.settings.index)
-        return sorted(rights.visible(store.read_manifest(gen).values(), user), key=lambda s: s.source_id)
+        return sorted(rights.visible(self._manifest().values(), user), key=lambda s: s.source_id)
 
     def source(self, source_id: str, user: str | None = rights.OWNER) -> Source | None:
         """One indexed source with its text, or None (also when ``user`` may not read it)."""
-        src = store.read_manifest(store.current_generation(self.settings.index)).get(source_id)
+        src = self._manifest().get(source_id)
         return src if src is not None and rights.can_see(src, user) else None
+
+    def _manifest(self) -> dict[str, Source]:
+        """The sources indexed: this home's, or on a team's Chroma server every home's."""
+        if team.enabled(self.settings):
+            return team.sources(self.settings)
+        return store.read_manifest(store.current_generation(self.settings.index))
 
     def sync(self, progress: Progress | None = None) -> ingest.SyncReport:
         """Sync the sources folder into the index."""

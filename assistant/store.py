@@ -170,12 +170,16 @@ def collection_name(settings: Any) -> str:
     """The Chroma collection name for these settings (the embedding model is part of it).
 
     On a shared Chroma server the home folder is part of it too: two projects pointed at one server never
-    write into each other's collection (the embedded store lives inside its own index folder already).
+    write into each other's collection (the embedded store lives inside its own index folder already), unless
+    they name the same ``team_collection``.
     """
     import hashlib
     import re
 
     model = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.embed_model).strip("-._")[-40:] or "model"
+    if settings.chroma_host and settings.team_collection:  # shared on purpose (see team.py)
+        team = re.sub(r"[^a-zA-Z0-9._-]+", "-", settings.team_collection).strip("-._")[:60] or "team"
+        return f"team-{team}-{model}"
     name = f"{settings.collection}-{model}"
     if settings.chroma_host:
         name += "-" + hashlib.sha256(str(Path(settings.index).resolve()).encode("utf-8")).hexdigest()[:10]

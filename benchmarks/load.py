@@ -140,19 +140,22 @@ def level(base: str, clients: int, seconds: float, server: psutil.Process, until
 
     me = psutil.Process()
     procs = tree(server)
-    s0, c0, w0 = tree_cpu(procs), sum(me.cpu_times()[:2]), time.perf_counter()
+    s0, m0, c0, w0 = tree_cpu(procs), tree_cpu([server]), sum(me.cpu_times()[:2]), time.perf_counter()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     wall = time.perf_counter() - w0
-    s_cpu, c_cpu = tree_cpu(procs) - s0, sum(me.cpu_times()[:2]) - c0
+    s_cpu, m_cpu, c_cpu = tree_cpu(procs) - s0, tree_cpu([server]) - m0, sum(me.cpu_times()[:2]) - c0
     n = max(len(lat), 1)
     cpu_per_answer = (s_cpu + c_cpu) / n
     return {"clients": clients, "answers": len(lat), "errors": len(errors), "seconds": round(wall, 1),
             "answers_per_s": round(len(lat) / wall, 2), "p50_ms": round(pct(lat, 50)), "p95_ms": round(pct(lat, 95)),
             "server_cpu_ms_per_answer": round(1000 * s_cpu / n, 1), "client_cpu_ms_per_answer": round(1000 * c_cpu / n, 1),
+            # the serving process alone (Gradio) and its children (the answering child): each is one interpreter
+            "serving_process_cpu_ms_per_answer": round(1000 * m_cpu / n, 1),
+            "serving_process_cores_busy": round(m_cpu / wall, 2), "children_cores_busy": round((s_cpu - m_cpu) / wall, 2),
             "machine_limit_per_s": round(psutil.cpu_count() / cpu_per_answer, 1) if lat else 0.0,
             "rss_mb": round(tree_rss(server))}
 

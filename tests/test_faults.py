@@ -82,33 +82,6 @@ def test_kill_9_at_random_points_of_add_remove_and_ingest(home: Path, tmp_path: 
     assert moments.get("while writing", 0) >= KILLS // 5  # the kills did land inside writes
 
 
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A real Chroma server (`chroma run`, installed with chromadb) on a free local port."""
-    import socket
-    import urllib.request
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    exe = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(exe), "run", "--path", str(tmp_path_factory.mktemp("chroma-server")), "--host",
-                             "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).read()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "the Chroma server did not start"
-            time.sleep(0.2)
-    try:
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def test_kill_9_while_writing_into_a_chroma_server(home: Path, tmp_path: Path, chroma_server: int) -> None:
     """The server is written in place: a writer killed mid-write left chunks no manifest knew (41 sources on the
     server, 21 in the manifest). Its write-ahead record is rolled back by the next writer, and the sync after
