@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 
 
+TOPIC_WEIGHT = 0.5  # in a follow-up, a word of the earlier question counts half, as a word of the same document does
 _TRAILING_PUNCT = re.compile(r"[\s،,؛;:\-–—]+$")
 
 
@@ -86,7 +87,16 @@ class ExtractiveAnswerer:
             return set(arabic.analyze(src.text[ps:pe]))
         return set(arabic.analyze(p.text))
 
-    def _best_window(self, p: Passage, text: str, terms: list[str], qtype: str, qwords: set[str]) -> tuple[int, int, bool]:
+    def coverage_of(self, terms: list[str], context_terms: set[str], topic: set[str]) -> float:
+        """As :meth:`coverage`, the conversation's topic terms weighing ``TOPIC_WEIGHT`` of their own."""
+        if not topic:
+            return self.coverage(terms, context_terms)
+        w = {t: self._weight(t) * (TOPIC_WEIGHT if t in topic else 1.0) for t in terms}
+        total = sum(w.values())
+        return sum(v for t, v in w.items() if t in context_terms) / total if total else 0.0
+
+    def _best_window(self, p: Passage, text: str, terms: list[str], qtype: str, qwords: set[str],
+                     topic: set[str] = frozenset()) -> tuple[int, int, bool]:
         """The shortest clause window of a chunk that covers the question best (absolute offsets)."""
         clauses = arabic.clause_spans(text, p.start, p.end) or [(p.start, p.end)]
         best: tuple[float, int, int, bool] | None = None
@@ -99,7 +109,7 @@ class ExtractiveAnswerer:
                 if len(ws) > self.settings.max_answer_words and i != j:
                     continue
                 typed = type_satisfied(qtype, ws, qwords)
-                cov = self.coverage(terms, {arabic.stem(w) for w in ws})
+                cov = self.coverage_of(terms, {arabic.stem(w) for w in ws}, topic)
                 score = cov + (0.6 if typed else 0.0) - 0.006 * len(ws)
                 if best is None or score > best[0]:
                     best = (score, s, e, typed)
@@ -107,9 +117,12 @@ class ExtractiveAnswerer:
             return p.start, p.end, type_satisfied(qtype, arabic.words(text[p.start:p.end]), qwords)
         return best[1], best[2], best[3]
 
-    def candidates(self, question: str, passages: list[Passage]) -> list[_Candidate]:
-        """Score each retrieved chunk's best window for answerability."""
+    def candidates(self, question: str, passages: list[Passage], typed_question: str = "") -> list[_Candidate]:
+        """Score each retrieved chunk's best window for answerability (``typed_question``: a follow-up as the person
+        typed it, when ``question`` was completed from the conversation)."""
         terms = arabic.analyze(question)
+        # in a follow-up the topic found the paragraph; the window should hold what the new question asks
+        topic = set(terms) - set(arabic.analyze(typed_question)) if typed_question and typed_question != question else set()
         qwords = set(arabic.words(question))
         qtype = question_type(question)
         out = []
@@ -118,7 +131,7 @@ class ExtractiveAnswerer:
             text = src.text if src else p.text
             if src is None:  # a chunk whose source is gone from the manifest cannot be cited exactly
                 continue
-            s, e, typed = self._best_window(p, text, terms, qtype, qwords)
+            s, e, typed = self._best_window(p, text, terms, qtype, qwords, topic)
             context = self._paragraph_terms(p)
             local = self.coverage(terms, context | set(arabic.analyze(text[p.start:p.end])))
             # terms found elsewhere in the same document (its topic: "الجمعية العامة") earn half credit
@@ -134,7 +147,7 @@ class ExtractiveAnswerer:
     def answer(self, question: str, passages: list[Passage], resolved: str = "") -> Answer:
         """Answer from retrieved passages, or refuse when none of them supports an answer."""
         asked = resolved or question
-        cands = self.candidates(asked, passages)
+        cands = self.candidates(asked, passages, typed_question=question)
         if not cands or cands[0].score < self.settings.min_score or not cands[0].typed:
             conf = cands[0].score if cands else 0.0
             return Answer(question=question, text=message("refusal"), refused=True, resolved_question=asked,
