@@ -11,10 +11,11 @@ queue and the files. Errors come back as the same exceptions (they pickle whole)
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import queue
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Collection
 
@@ -37,12 +38,33 @@ def _start(settings: Settings, plugins: list[str]) -> None:
     _CHILD = build_assistant(settings)
 
 
-def _ask_many(requests: list[dict[str, Any]]) -> list[Answer | Exception]:
-    return _CHILD.ask_many(requests)
+def _embed_ahead(requests: list[dict[str, Any]]) -> None:
+    _CHILD.embed_ahead(requests)
+
+
+def _ask(request: dict[str, Any]) -> Answer:
+    return _CHILD.ask(**request)
 
 
 def _warm_up() -> float:
     return float(_CHILD.warm_up())
+
+
+def _failed(exc: BaseException) -> Future:
+    future: Future = Future()
+    future.set_exception(exc)
+    return future
+
+
+def _settle(caller: Future, future: Future) -> None:
+    """Hand a child's answer (or error) to the one who asked; a dead child is left to the dispatcher."""
+    exc = future.exception()
+    if isinstance(exc, BrokenProcessPool):
+        return
+    if exc is not None:
+        caller.set_exception(exc)
+    else:
+        caller.set_result(future.result())
 
 
 class AnswerProcess:
@@ -59,7 +81,8 @@ class AnswerProcess:
         threading.Thread(target=self._dispatch, name="answer-batches", daemon=True).start()
 
     def _dispatch(self) -> None:
-        """Send the questions waiting to the child together: one pass of the embedding model for all of them."""
+        """Send the questions waiting to the child together: their embeddings in one pass of the model, then
+        each answered and returned as soon as it is ready, while the next batch gathers."""
         while (first := self._waiting.get()) is not None:
             batch = [first]
             while len(batch) < MAX_BATCH:
@@ -71,15 +94,22 @@ class AnswerProcess:
                     self._waiting.put(None)
                     break
                 batch.append(item)
+            pool = self._pool
             try:
-                results = self._call(_ask_many, [request for request, _ in batch])
-            except BaseException as exc:  # noqa: BLE001  (every waiting caller hears of it)
-                results = [exc] * len(batch)
-            for (_, future), result in zip(batch, results):
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+                if len(batch) > 1:
+                    pool.submit(_embed_ahead, [request for request, _ in batch])
+                asked = [pool.submit(_ask, request) for request, _ in batch]
+            except BrokenProcessPool as exc:
+                asked = [_failed(exc) for _ in batch]
+            for (_, caller), future in zip(batch, asked):
+                future.add_done_callback(functools.partial(_settle, caller))
+            wait(asked)
+            for (request, caller), future in zip(batch, asked):
+                if isinstance(future.exception(), BrokenProcessPool):  # the child died: another one asks again
+                    try:
+                        caller.set_result(self._call(_ask, request))
+                    except BaseException as exc:  # noqa: BLE001  (its caller hears of it)
+                        caller.set_exception(exc)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"), initializer=_start,

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address the web chat listens on")
     port: int = Field(7860, ge=0, le=65535, description="port the web chat listens on")
     digits: Literal["latin", "arabic"] = Field("latin", description="digits of the numbers the interface shows (counts, paragraphs, pages, citation markers): `latin` (0-9) or `arabic` (٠-٩); the sources' own text is never changed")
-    web_concurrency: int = Field(8, ge=1, description="questions the web chat answers at once (chat and API together); more wait in Gradio's queue")
+    web_concurrency: int = Field(16, ge=1, description="questions the web chat hands to the answering process at once (chat and API together; those waiting together share one pass of the model); more wait in Gradio's queue")
     answer_process: bool = Field(True, description="the web chat answers in one child process that holds the model and the index, so that Gradio's own work and the answers use two cores; false: in the serving process")
 
     @classmethod

@@ -71,25 +71,18 @@ class Assistant:
             answer = generate(self.settings, answer, passages, index.sources)
         return _with_pages(answer, index.sources)
 
-    def ask_many(self, requests: list[dict[str, Any]]) -> list[Answer | Exception]:
-        """Answer several questions at once (each a dict of :meth:`ask`'s arguments); their embeddings are
-        computed in one pass. Each item is its answer, or the exception asking it alone would have raised."""
+    def embed_ahead(self, requests: list[dict[str, Any]]) -> None:
+        """Embed the questions of several :meth:`ask` requests in one pass of the model, ahead of answering them
+        (a question that cannot be asked is left to its own ask, which says why)."""
         index, _ = self._load()
         resolved = []
         for r in requests:
             try:
                 resolved.append(chat.resolve(validate_question(r["question"], self.settings.max_question_chars),
                                              r.get("history") or []))
-            except Exception:  # noqa: BLE001  (a bad question is reported by its own ask below)
+            except Exception:  # noqa: BLE001
                 continue
         index.embed_questions(resolved)
-        out: list[Answer | Exception] = []
-        for r in requests:
-            try:
-                out.append(self.ask(**r))
-            except Exception as exc:  # noqa: BLE001  (returned to its own caller, as ask would raise it)
-                out.append(exc)
-        return out
 
     def sources(self, user: str | None = rights.OWNER) -> list[Source]:
         """Indexed sources ``user`` may read, by id."""

@@ -42,6 +42,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# Gradio's monitoring table, rebuilt after every event, and a page's whole configuration rendered for every API
+# call: half of the serving process's CPU under load, for nothing this app uses (see gradio_costs.py)
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 import gradio as gr  # noqa: E402  (after the environment above)
 import jinja2  # noqa: E402
@@ -49,7 +53,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
 from . import arabic, rights, scans, store  # noqa: E402
-from . import conversations  # noqa: E402
+from . import conversations, gradio_costs  # noqa: E402
 from .accounts import Accounts  # noqa: E402
 from .history import History  # noqa: E402
 from .webpage import ArabicPage  # noqa: E402
@@ -58,6 +62,8 @@ from .messages import message, number  # noqa: E402
 from .models import Answer, Source  # noqa: E402
 from .service import Assistant  # noqa: E402
 from .sources import SourceError, safe_upload_name, supported_extensions  # noqa: E402
+
+gradio_costs.install()
 
 log = logging.getLogger(__name__)
 
