@@ -58,6 +58,9 @@ def _failed(exc: BaseException) -> Future:
 
 def _settle(caller: Future, future: Future) -> None:
     """Hand a child's answer (or error) to the one who asked; a dead child is left to the dispatcher."""
+    if future.cancelled():  # the chat is closing
+        caller.cancel()
+        return
     exc = future.exception()
     if isinstance(exc, BrokenProcessPool):
         return
@@ -99,13 +102,13 @@ class AnswerProcess:
                 if len(batch) > 1:
                     pool.submit(_embed_ahead, [request for request, _ in batch])
                 asked = [pool.submit(_ask, request) for request, _ in batch]
-            except BrokenProcessPool as exc:
+            except (BrokenProcessPool, RuntimeError) as exc:  # a dead child, or the chat closing
                 asked = [_failed(exc) for _ in batch]
             for (_, caller), future in zip(batch, asked):
                 future.add_done_callback(functools.partial(_settle, caller))
             wait(asked)
-            for (request, caller), future in zip(batch, asked):
-                if isinstance(future.exception(), BrokenProcessPool):  # the child died: another one asks again
+            for (request, caller), future in zip(batch, asked):  # a child that died: another one asks again
+                if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
                     try:
                         caller.set_result(self._call(_ask, request))
                     except BaseException as exc:  # noqa: BLE001  (its caller hears of it)
