@@ -178,8 +178,8 @@ def folder_status(settings: Settings) -> tuple[list[str], dict[str, str]]:
 
 
 MAX_ADD = 5000  # chunks per call into Chroma (also bounded by what the Chroma client says it accepts)
-# what a chunk keeps in Chroma: what retrieval, citations and BM25 read, and document_id, by which llama-index's
-# ChromaVectorStore deletes a source. llama-index's own add also writes the node serialised as JSON
+# what a chunk keeps in Chroma: what retrieval, citations and BM25 read, and document_id, by which a source's
+# chunks are deleted (as llama-index's ChromaVectorStore does). llama-index's own add also writes the node serialised as JSON
 # (_node_content, about 1.5 KB a chunk, indexed by Chroma's SQLite as a string) and three more copies of the id:
 # nothing reads them, and they made Chroma's SQLite 14 KB a chunk.
 STORED = ("source_id", "title", "paragraph", "start", "end", "origin", "date", "chunk", "document_id")

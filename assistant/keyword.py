@@ -77,18 +77,21 @@ CORPUS = "corpus.jsonl"
 PAGE = 5000  # chunks read from Chroma per call: one call for a whole large library fails ("too many SQL variables")
 
 
-def every_chunk(collection: Any) -> tuple[list[str], list[str], list[dict]]:
-    """(ids, texts, metadatas) of every chunk in a Chroma collection, read a page at a time."""
+def every_chunk(collection: Any, where: dict[str, Any] | None = None,
+                documents: bool = True) -> tuple[list[str], list[str], list[dict]]:
+    """(ids, texts, metadatas) of every record in a Chroma collection (those matching ``where``), read a page at
+    a time (``documents=False``: no texts, only ids and metadatas)."""
     ids: list[str] = []
     texts: list[str] = []
     metas: list[dict] = []
     while True:
-        got = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=len(ids))
+        got = collection.get(where=where, include=["documents", "metadatas"] if documents else ["metadatas"],
+                             limit=PAGE, offset=len(ids))
         if not got["ids"]:
             return ids, texts, metas
         ids += got["ids"]
-        texts += got["documents"] or []
-        metas += got["metadatas"] or []
+        texts += got.get("documents") or [""] * len(got["ids"])
+        metas += got["metadatas"] or [{}] * len(got["ids"])
 
 
 def keyword_index(ids: list[str], texts: list[str], metas: list[dict]) -> KeywordIndex | None:

@@ -23,10 +23,11 @@ from typing import Any, Collection
 
 from . import store
 from .config import Settings
+from .keyword import every_chunk
 from .models import Source
 
 VERSION_ID = "__version__"
-PAGE = 500  # records read or written per call
+PAGE = 500  # records written per call
 
 
 def enabled(settings: Settings) -> bool:
@@ -44,21 +45,6 @@ def _state(client: Any, settings: Settings) -> Any:
     return client.get_or_create_collection(f"{store.collection_name(settings)}-sources"[:200])
 
 
-def _records(state: Any, where: dict[str, Any], documents: bool) -> tuple[list[str], list[str], list[dict]]:
-    """(ids, documents, metadatas) of the matching records, read a page at a time."""
-    ids: list[str] = []
-    docs: list[str] = []
-    metas: list[dict] = []
-    include = ["metadatas", "documents"] if documents else ["metadatas"]
-    while True:
-        got = state.get(where=where, include=include, limit=PAGE, offset=len(ids))
-        if not got["ids"]:
-            return ids, docs, metas
-        ids += got["ids"]
-        docs += got.get("documents") or [""] * len(got["ids"])
-        metas += got["metadatas"] or [{}] * len(got["ids"])
-
-
 def version(settings: Settings, client: Any | None = None) -> str:
     """The server's version of the team library (changes with every write by any home; "" before the first)."""
     client = client or store.chroma_client(settings.index, settings)
@@ -69,7 +55,7 @@ def version(settings: Settings, client: Any | None = None) -> str:
 def sources(settings: Settings, client: Any | None = None) -> dict[str, Source]:
     """Every source of the team library, by id (text included)."""
     client = client or store.chroma_client(settings.index, settings)
-    _, docs, _ = _records(_state(client, settings), {"kind": "source"}, documents=True)
+    _, docs, _ = every_chunk(_state(client, settings), {"kind": "source"})
     out = {}
     for doc in docs:
         d = json.loads(doc)
@@ -82,7 +68,7 @@ def held_elsewhere(settings: Settings, ids: Collection[str]) -> set[str]:
     if not ids:
         return set()
     client = store.chroma_client(settings.index, settings)
-    held, _, metas = _records(_state(client, settings), {"kind": "source"}, documents=False)
+    held, _, metas = every_chunk(_state(client, settings), {"kind": "source"}, documents=False)
     me = home_id(settings)
     return {i for i, m in zip(held, metas) if i in ids and m.get("home") != me}
 
@@ -98,7 +84,7 @@ def publish(settings: Settings, own: dict[str, Source]) -> None:
     client = store.chroma_client(settings.index, settings)
     state = _state(client, settings)
     me = home_id(settings)
-    held, _, metas = _records(state, {"$and": [{"kind": "source"}, {"home": me}]}, documents=False)
+    held, _, metas = every_chunk(state, {"$and": [{"kind": "source"}, {"home": me}]}, documents=False)
     stamps = {i: m.get("stamp") for i, m in zip(held, metas)}
     docs = {sid: json.dumps(asdict(s), ensure_ascii=False) for sid, s in own.items()}
     gone = [i for i in held if i not in own]

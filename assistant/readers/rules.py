@@ -58,12 +58,14 @@ class ExtractiveAnswerer:
         idf = self._idf
         return idf.get(term, math.log(1 + self._n_paragraphs * 2))
 
-    def coverage(self, terms: list[str], context_terms: set[str]) -> float:
-        """IDF-weighted share of the question's terms found in a context (terms unseen anywhere weigh most)."""
+    def coverage(self, terms: list[str], context_terms: set[str], topic: set[str] = frozenset()) -> float:
+        """IDF-weighted share of the question's terms found in a context (terms unseen anywhere weigh most; terms
+        of the conversation's ``topic`` weigh ``TOPIC_WEIGHT`` of their own)."""
         if not terms:
             return 0.0
-        total = sum(self._weight(t) for t in terms)
-        return sum(self._weight(t) for t in terms if t in context_terms) / total
+        w = {t: self._weight(t) * (TOPIC_WEIGHT if t in topic else 1.0) for t in terms}
+        total = sum(w[t] for t in terms)
+        return sum(w[t] for t in terms if t in context_terms) / total
 
     def _document_terms(self, source_id: str) -> set[str]:
         if source_id not in self._doc_terms:
@@ -87,14 +89,6 @@ class ExtractiveAnswerer:
             return set(arabic.analyze(src.text[ps:pe]))
         return set(arabic.analyze(p.text))
 
-    def coverage_of(self, terms: list[str], context_terms: set[str], topic: set[str]) -> float:
-        """As :meth:`coverage`, the conversation's topic terms weighing ``TOPIC_WEIGHT`` of their own."""
-        if not topic:
-            return self.coverage(terms, context_terms)
-        w = {t: self._weight(t) * (TOPIC_WEIGHT if t in topic else 1.0) for t in terms}
-        total = sum(w.values())
-        return sum(v for t, v in w.items() if t in context_terms) / total if total else 0.0
-
     def _best_window(self, p: Passage, text: str, terms: list[str], qtype: str, qwords: set[str],
                      topic: set[str] = frozenset()) -> tuple[int, int, bool]:
         """The shortest clause window of a chunk that covers the question best (absolute offsets)."""
@@ -109,7 +103,7 @@ class ExtractiveAnswerer:
                 if len(ws) > self.settings.max_answer_words and i != j:
                     continue
                 typed = type_satisfied(qtype, ws, qwords)
-                cov = self.coverage_of(terms, {arabic.stem(w) for w in ws}, topic)
+                cov = self.coverage(terms, {arabic.stem(w) for w in ws}, topic)
                 score = cov + (0.6 if typed else 0.0) - 0.006 * len(ws)
                 if best is None or score > best[0]:
                     best = (score, s, e, typed)
