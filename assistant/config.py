@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="port of the Chroma server")
     collection: str = Field("sources", description="Chroma collection name prefix")
     team_collection: str = Field("", description="with `chroma_host`: a library on the Chroma server shared on purpose by every home that names it (sources, their texts and the keyword state follow the server); empty: each home its own collection")
+    layer_chunks: int = Field(2000, ge=0, description="a small write (add, remove, replace) goes into a layer over the last full index, copying nothing of it, while the layer holds at most this many chunks (those it removed from the index counted) or 10 % of the index if that is more; past it the write folds everything into a new full index; 0: every write full (embedded store only)")
     chunk_max_words: int = Field(45, gt=5, description="longest chunk in words; longer sentences are cut at clause marks")
     top_k: int = Field(5, gt=0, description="passages handed to the answerer")
     candidates: int = Field(20, gt=0, description="candidates each retriever contributes to fusion")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import backends, recovery, scans, team
+from . import backends, layers, recovery, scans, team
 from .config import Settings
 from .formats import ocr
 from .messages import message
@@ -21,6 +21,7 @@ from .sources import PRIVATE_DIR, SourceError, discover, file_hash, owner_of, re
 from . import store
 
 Progress = Callable[[str], None]
+Touched = dict[str, list[Path]]  # source id -> the files it now has in the sources folder (none: gone)
 
 
 @dataclass
@@ -61,15 +62,27 @@ def read_file(settings: Settings, path: Path, say: Progress, source_id: str | No
         return read_source(path, max_bytes=int(settings.max_file_mb * 1e6), source_id=source_id)
 
 
-def read_folder(settings: Settings, known: dict[str, Source],
-                say: Progress | None = None) -> tuple[dict[str, Source], dict[str, str]]:
-    """Read every file of the sources folder; duplicates of content and unreadable files are reported."""
+def read_folder(settings: Settings, known: dict[str, Source], say: Progress | None = None,
+                only: Touched | None = None) -> tuple[dict[str, Source], dict[str, str]]:
+    """Read every file of the sources folder; duplicates of content and unreadable files are reported.
+
+    With ``only`` (source id -> its files now, none when it is gone), only those files are read: every other
+    source stays as indexed, its file not opened (a write that names what it changes costs what it changes).
+    """
     found: dict[str, Source] = {}
     failed: dict[str, str] = {}
     by_hash: dict[tuple[str, str], str] = {}  # (owner, content hash) -> id: duplicates are per owner
-    # already-indexed files first, then oldest first: the later copy is the one called a duplicate
     folder = settings.sources
-    paths = sorted(discover(folder), key=lambda p: (source_id_for(p, folder) not in known, p.stat().st_mtime, p.name))
+    if only is None:
+        candidates = discover(folder)
+    else:
+        for sid, src in known.items():
+            if sid not in only:
+                found[sid] = src
+                by_hash[src.owner, src.content_hash] = sid
+        candidates = sorted({p for paths in only.values() for p in paths if p.is_file()})
+    # already-indexed files first, then oldest first: the later copy is the one called a duplicate
+    paths = sorted(candidates, key=lambda p: (source_id_for(p, folder) not in known, p.stat().st_mtime, p.name))
     root = folder.resolve()
     for path in paths:
         sid = source_id_for(path, folder)
@@ -107,8 +120,12 @@ def _unchanged(old: Source | None, path: Path) -> Source | None:
     return replace(old, path=str(path)) if same else None
 
 
-def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
-    """Bring the index in line with the sources folder; unchanged documents cost nothing."""
+def sync(settings: Settings, progress: Progress | None = None, only: Touched | None = None) -> SyncReport:
+    """Bring the index in line with the sources folder; unchanged documents cost nothing.
+
+    ``only``: the sources a write changed and their files (``add``, ``remove``): the rest of the folder is not
+    looked at; without it, every file is.
+    """
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     index_dir = settings.index
@@ -119,7 +136,7 @@ def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
         known = store.read_manifest(live)
         if team.enabled(settings):
             team.publish(settings, known)  # a writer killed after its switch left the team's record behind
-        found, failed = read_folder(settings, known, say)
+        found, failed = read_folder(settings, known, say, only)
         if team.enabled(settings):
             for sid in team.held_elsewhere(settings, set(found) - set(known)):
                 name = Path(found.pop(sid).path or sid).name
@@ -134,7 +151,7 @@ def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
             else:
                 report.unchanged.append(sid)
         report.removed = sorted(set(known) - set(found))
-        _keep_failures(settings, failed)
+        _keep_failures(settings, failed, None if only is None else {p.name for ps in only.values() for p in ps})
         if live is not None and not report.touched:
             report.seconds = time.perf_counter() - t0
             return report
@@ -147,7 +164,15 @@ def sync(settings: Settings, progress: Progress | None = None) -> SyncReport:
 FAILURES = "last-failures.json"  # beside the generations: the files the last sync could not index, and why
 
 
-def _keep_failures(settings: Settings, failed: dict[str, str]) -> None:
+def _keep_failures(settings: Settings, failed: dict[str, str], looked_at: set[str] | None = None) -> None:
+    """Record the files this sync could not index (``looked_at``: the only file names it read; the failures of
+    the others, from earlier syncs, stay listed)."""
+    if looked_at is not None:
+        try:
+            before = json.loads((settings.index / FAILURES).read_text(encoding="utf-8")).get("failed", {})
+        except (OSError, ValueError, AttributeError):
+            before = {}
+        failed = {**{k: v for k, v in before.items() if k not in looked_at and k not in failed}, **failed}
     try:
         store.write_atomic(settings.index / FAILURES, json.dumps(
             {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "failed": failed}, ensure_ascii=False, indent=1))
@@ -208,37 +233,43 @@ def _batched(store_cls: type) -> type:
 
 def _write_generation(settings: Settings, live: Path | None, known: dict[str, Source], found: dict[str, Source],
                       report: SyncReport, say: Progress) -> int:
+    """Write the sync's changes into a new generation and make it live: a layer over the live one's base when the
+    change is small, else a full generation (folding in the live layer, if any); see layers.py."""
     from .keyword import update_keyword_state
 
-    work = store.new_generation(settings.index)
+    gone = set(report.removed + report.changed)
+    todo = [found[s] for s in report.added + report.changed]
+    how = layers.plan(live, known, gone, todo, settings)
+    old = layers.read(live)
+    fold = old is not None and not how.layered  # the live layer's chunks move into a new full generation
+    if how.layered:  # a copy of the live layer's few chunks, or nothing when the live generation is full
+        work = store.new_generation(settings.index, live if old is not None else None)
+    else:
+        work = store.new_generation(settings.index, store.base_of(live) if live is not None else None)
     try:
         client = store.chroma_client(work, settings)
         collection = client.get_or_create_collection(store.collection_name(settings), metadata={"hnsw:space": "cosine"})
         # the manifest already says which sources are new, changed or gone (by content hash), so no llama-index
         # docstore: it kept every document's text once more and was rewritten whole by each write
         (work / "docstore.json").unlink(missing_ok=True)
+        (work / layers.LAYER).unlink(missing_ok=True)
         recovery.begin(settings, work, report.removed + report.changed + report.added)  # before the server changes
-        for sid in report.removed + report.changed:  # as llama-index's ChromaVectorStore.delete does it, without
-            collection.delete(where={"document_id": sid})  # importing llama-index (3 s of a removal's CLI)
-        todo = [found[s] for s in report.added + report.changed]
+        dead = old.dead if fold and old is not None else frozenset()
+        _delete_sources(collection, how.drop_from_layer if how.layered else gone | dead)
+        if fold:
+            _copy_chunks(store.chroma_client(live, settings).get_collection(store.collection_name(settings)),  # type: ignore[arg-type]
+                         collection, gone)
         nodes = _index_sources(settings, todo, _vector_store(client, collection), say) if todo else []
-        counts: dict[str, int] = {}
-        for _, _, meta in nodes:
-            counts[meta["source_id"]] = counts.get(meta["source_id"], 0) + 1
-        now = time.strftime("%Y-%m-%d %H:%M:%S")
-        manifest = {}
-        for sid, src in found.items():
-            old = known.get(sid)
-            chunks = counts.get(sid, old.chunks if old else 0)
-            edited = old is not None and old.content_hash != src.content_hash
-            manifest[sid] = replace(src, added=(old.added if old and old.added else now), chunks=chunks,
-                                    version=(old.version + edited) if old else 1,
-                                    updated=now if edited else (old.updated if old else ""))
+        manifest = _manifest(known, found, nodes)
         store.write_manifest(work, manifest, {"embed_model": settings.embed_model, "collection": store.collection_name(settings)})
-        update_keyword_state(collection, work / "bm25", set(report.removed + report.changed), nodes)
+        if how.layered and how.layer is not None:
+            layers.write(work, how.layer)
+        update_keyword_state(collection, work / "bm25", how.drop_from_layer if how.layered else gone, nodes,
+                             index=not how.layered, fold=(live / "bm25", dead) if fold and live is not None else None)
         del collection, client
         _release_chroma(work)
-        store.compact(work)
+        if not how.layered:
+            store.compact(work)
         store.publish(settings.index, work)
         recovery.done(settings)
         if team.enabled(settings):
@@ -248,6 +279,48 @@ def _write_generation(settings: Settings, live: Path | None, known: dict[str, So
         _roll_back_quietly(settings)
         raise
     return len(nodes)
+
+
+def _manifest(known: dict[str, Source], found: dict[str, Source], nodes: list[tuple[str, str, dict]]) -> dict[str, Source]:
+    """The new generation's sources: chunk counts from what was just indexed, versions and dates carried on."""
+    counts: dict[str, int] = {}
+    for _, _, meta in nodes:
+        counts[meta["source_id"]] = counts.get(meta["source_id"], 0) + 1
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    manifest = {}
+    for sid, src in found.items():
+        old = known.get(sid)
+        chunks = counts.get(sid, old.chunks if old else 0)
+        edited = old is not None and old.content_hash != src.content_hash
+        manifest[sid] = replace(src, added=(old.added if old and old.added else now), chunks=chunks,
+                                version=(old.version + edited) if old else 1,
+                                updated=now if edited else (old.updated if old else ""))
+    return manifest
+
+
+DELETE_PAGE = 500  # source ids per delete call (SQLite bounds the variables of one statement)
+
+
+def _delete_sources(collection, source_ids: set[str] | frozenset[str]) -> None:  # type: ignore[no-untyped-def]
+    """Delete the chunks of these sources, as llama-index's ChromaVectorStore.delete does (by document_id), without
+    importing llama-index (3 s of a removal's CLI)."""
+    ids = sorted(source_ids)
+    for i in range(0, len(ids), DELETE_PAGE):
+        collection.delete(where={"document_id": {"$in": ids[i:i + DELETE_PAGE]}})
+
+
+def _copy_chunks(source, target, skip: set[str]) -> None:  # type: ignore[no-untyped-def]
+    """Copy every chunk (vector, text, metadata) of one collection into another, those of ``skip`` sources left out."""
+    offset = 0
+    while True:
+        got = source.get(include=["embeddings", "documents", "metadatas"], limit=MAX_ADD, offset=offset)
+        if not len(got["ids"]):
+            return
+        offset += len(got["ids"])
+        keep = [j for j, m in enumerate(got["metadatas"]) if (m or {}).get("source_id") not in skip]
+        if keep:
+            target.add(ids=[got["ids"][j] for j in keep], embeddings=[got["embeddings"][j] for j in keep],
+                       documents=[got["documents"][j] for j in keep], metadatas=[got["metadatas"][j] for j in keep])
 
 
 def _vector_store(client, collection):  # type: ignore[no-untyped-def]
@@ -367,10 +440,11 @@ def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None
     known = {sid: s for sid, s in store.read_manifest(live).items() if s.owner in ("", owner)}
     copied: list[Path] = []
     kept: dict[Path, bytes] = {}  # files replaced, with their old bytes (put back if the index cannot follow)
+    touched: Touched = {}
     try:
-        failed = _copy_in(settings, _expand(paths, exts), target, known, replace_existing, copied, kept,
+        failed = _copy_in(settings, _expand(paths, exts), target, known, replace_existing, copied, kept, touched,
                           progress or (lambda _m: None))
-        report = sync(settings, progress)
+        report = sync(settings, progress, only=touched)
     except BaseException:
         for c in copied:  # nothing half-added: the files go when the index could not take them
             c.unlink(missing_ok=True)
@@ -382,8 +456,9 @@ def _add_locked(settings: Settings, paths: list[Path], progress: Progress | None
 
 
 def _copy_in(settings: Settings, files: list[Path], target: Path, known: dict[str, Source], replace_existing: bool,
-             copied: list[Path], kept: dict[Path, bytes], say: Progress) -> dict[str, str]:
-    """Copy each readable, new file into ``target`` (recording what was copied and set aside); the failures."""
+             copied: list[Path], kept: dict[Path, bytes], touched: Touched, say: Progress) -> dict[str, str]:
+    """Copy each readable, new file into ``target`` (recording what was copied, set aside and which sources
+    that touches); the failures."""
     by_hash = {s.content_hash: sid for sid, s in known.items()}
     failed: dict[str, str] = {}
     taken: set[str] = set()
@@ -404,13 +479,14 @@ def _copy_in(settings: Settings, files: list[Path], target: Path, known: dict[st
             continue
         in_place = dest.exists() and dest.resolve() == f.resolve()  # already in the sources folder: sync indexes it
         if replace_existing and sid in known and sid not in taken and not in_place:
-            kept.update(_set_aside(settings, sid))
+            kept.update(_set_aside(settings, known[sid]))
         if not in_place and (dest.exists() or sid in known and not replace_existing or sid in taken):
             # another source already has this id (same file name, different content): never overwrite it
             failed[f.name] = SourceError("name_taken", name=f.name, existing=sid).text()
             continue
         taken.add(sid)
         by_hash[src.content_hash] = sid
+        touched[sid] = [dest]
         if not in_place:
             tmp = dest.with_name(f".{dest.name}.tmp")
             shutil.copyfile(f, tmp)
@@ -419,9 +495,27 @@ def _copy_in(settings: Settings, files: list[Path], target: Path, known: dict[st
     return failed
 
 
-def _set_aside(settings: Settings, sid: str) -> dict[Path, bytes]:
-    """Remove the files of source ``sid`` from the sources folder, returning their bytes."""
-    found = {p: p.read_bytes() for p in discover(settings.sources) if source_id_for(p, settings.sources) == sid}
+def _files_of(settings: Settings, src: Source) -> list[Path]:
+    """The files in the sources folder with this source's id: looked for beside its recorded file (ids come from
+    names, so files of one id share a folder), in the whole folder only when that file is not where it was."""
+    folder = settings.sources
+    recorded = Path(src.path) if src.path else None
+    if recorded is not None and recorded.is_file() and source_id_for(recorded, folder) == src.source_id:
+        return sorted(p for p in recorded.parent.iterdir() if p.is_file() and p.suffix.lower() in _exts()
+                      and source_id_for(p, folder) == src.source_id)
+    return [p for p in discover(folder) if source_id_for(p, folder) == src.source_id]
+
+
+@functools.cache
+def _exts() -> frozenset[str]:
+    from .sources import supported_extensions
+
+    return frozenset(supported_extensions())
+
+
+def _set_aside(settings: Settings, src: Source) -> dict[Path, bytes]:
+    """Remove the files of an indexed source from the sources folder, returning their bytes."""
+    found = {p: p.read_bytes() for p in _files_of(settings, src)}
     for p in found:
         p.unlink()
     return found
@@ -448,11 +542,11 @@ def remove_source(settings: Settings, source_id: str, progress: Progress | None 
         known = store.read_manifest(store.current_generation(settings.index))
         if source_id not in known:
             raise KeyError(source_id)
-        kept = {p: p.read_bytes() for p in discover(settings.sources) if source_id_for(p, settings.sources) == source_id}
+        kept = {p: p.read_bytes() for p in _files_of(settings, known[source_id])}
         for path in kept:
             path.unlink()
         try:
-            return sync(settings, progress)
+            return sync(settings, progress, only={source_id: []})
         except BaseException:
             for path, data in kept.items():  # the index still holds it: so does the folder
                 path.write_bytes(data)

@@ -22,27 +22,106 @@ from . import arabic
 class KeywordIndex:
     """The BM25 state as questions use it: bm25s's index and the chunks it ranks."""
 
-    def __init__(self, bm: Any, corpus: list[dict[str, Any]]) -> None:
-        self.bm, self.corpus = bm, corpus
+    def __init__(self, bm: Any, corpus: list[dict[str, Any]], layer: "_LayerScorer | None" = None,
+                 dead: frozenset[str] = frozenset(), dead_chunks: int = 0) -> None:
+        self.bm, self.corpus, self.layer, self.dead, self.dead_chunks = bm, corpus, layer, dead, dead_chunks
 
     @classmethod
-    def load(cls, path: Path) -> "KeywordIndex":
+    def load(cls, path: Path | None, layer_path: Path | None = None, dead: frozenset[str] = frozenset(),
+             dead_chunks: int = 0) -> "KeywordIndex":
         """Load a persisted keyword state (re-analysed in memory when an older analyser wrote it: the index may be
-        read-only, and the next write rebuilds it on disk)."""
-        with open(path / CORPUS, encoding="utf-8") as fh:
-            corpus = [json.loads(line) for line in fh if line.strip()]
-        if _analyzer_of(path) == arabic.ANALYZER_VERSION:
-            return cls(bm25s.BM25.load(str(path), load_corpus=False), corpus)  # its corpus reader draws a bar: read here
-        return cls(_bm25([arabic.analyze(c.get("text") or "") or [""] for c in corpus]), corpus)
+        read-only, and the next write rebuilds it on disk). With ``layer_path`` (see layers.py), the base at
+        ``path`` answers less the chunks of its ``dead`` sources, and the layer's chunks join, scored with the
+        base's statistics."""
+        bm, corpus = None, []
+        if path is not None and (path / CORPUS).exists():
+            with open(path / CORPUS, encoding="utf-8") as fh:
+                corpus = [json.loads(line) for line in fh if line.strip()]
+            if _analyzer_of(path) == arabic.ANALYZER_VERSION:
+                bm = bm25s.BM25.load(str(path), load_corpus=False)  # its corpus reader draws a bar: read here
+            else:
+                bm = _bm25([arabic.analyze(c.get("text") or "") or [""] for c in corpus])
+        layer = _LayerScorer.load(layer_path, bm, _avg_length(path)) if layer_path is not None else None
+        return cls(bm, corpus, layer, dead, dead_chunks)
 
     def search(self, question: str, k: int) -> list[tuple[dict[str, Any], float]]:
         """The ``k`` best chunks for a question (each a copy of its metadata with ``node_id`` and ``text``) and
         their BM25 scores, best first; chunks sharing no term with the question are left out."""
         tokens = arabic.analyze(question)
-        if not tokens or not self.corpus:
+        if not tokens:
             return []
-        docs, scores = self.bm.retrieve([tokens], k=min(k, len(self.corpus)), show_progress=False)
-        return [(dict(self.corpus[int(d)]), float(sc)) for d, sc in zip(docs[0], scores[0]) if sc > 0]
+        got: list[tuple[dict[str, Any], float]] = []
+        if self.corpus:
+            docs, scores = self.bm.retrieve([tokens], k=min(k + self.dead_chunks, len(self.corpus)), show_progress=False)
+            got = [(dict(self.corpus[int(d)]), float(sc)) for d, sc in zip(docs[0], scores[0])
+                   if sc > 0 and self.corpus[int(d)].get("source_id") not in self.dead]
+        if self.layer is not None:
+            got = sorted(got + self.layer.search(tokens, k), key=lambda g: -g[1])
+        return got[:k]
+
+
+class _LayerScorer:
+    """BM25 over a layer's chunks (layers.py) with its base's statistics, so that its scores and the base's rank
+    together: bm25s's defaults (Lucene's idf and term weight), document frequencies and counts of base and layer
+    added, the base's mean length. A layer is small (a few thousand chunks): postings are built when it loads."""
+
+    def __init__(self, rows: "_Rows", base: Any, avg_length: float) -> None:
+        import numpy as np
+
+        self.corpus = [json.loads(line) for line in rows.lines]
+        lens = np.diff(rows.indptr)
+        order = np.argsort(rows.tokens, kind="stable")
+        self.doc_of = np.repeat(np.arange(len(lens)), lens)[order]
+        self.starts = np.searchsorted(rows.tokens[order], np.arange(len(rows.vocab) + 1))
+        self.term = {t: i for i, t in enumerate(rows.vocab.tolist())}
+        self.lens = lens.astype(np.float64)
+        self.base_vocab = getattr(base, "vocab_dict", None) or {}
+        self.base_df = np.diff(base.scores["indptr"]) if base is not None else np.zeros(0, dtype=np.int64)
+        self.n = len(lens) + (int(base.scores["num_docs"]) if base is not None else 0)
+        self.k1, self.b = (float(base.k1), float(base.b)) if base is not None else (1.5, 0.75)
+        self.avg = avg_length or (float(lens.mean()) if len(lens) else 1.0)
+
+    @classmethod
+    def load(cls, path: Path, base: Any, avg_length: float) -> "_LayerScorer":
+        """A layer's state (re-analysed in memory when another analyser wrote it)."""
+        rows = _Rows.read(path)
+        if rows is None:
+            with open(path / CORPUS, encoding="utf-8") as fh:
+                lines = [line for line in fh.read().split("\n") if line.strip()]
+            chunks = [json.loads(x) for x in lines]
+            rows = _Rows.empty().append([c.get("node_id", "") for c in chunks], [c.get("text") or "" for c in chunks],
+                                        chunks, lines)
+        return cls(rows, base, avg_length)
+
+    def search(self, tokens: list[str], k: int) -> list[tuple[dict[str, Any], float]]:
+        """The layer's ``k`` best chunks for analysed question tokens, with their scores."""
+        import numpy as np
+
+        scores = np.zeros(len(self.lens))
+        norm = self.k1 * (1 - self.b + self.b * self.lens / self.avg)
+        for t in tokens:  # a repeated question word counts again, as in bm25s
+            i = self.term.get(t)
+            if i is None:
+                continue
+            tf = np.bincount(self.doc_of[self.starts[i]:self.starts[i + 1]], minlength=len(self.lens))
+            j = self.base_vocab.get(t)
+            df = self.starts[i + 1] - self.starts[i] + (int(self.base_df[j]) if j is not None and j < len(self.base_df) else 0)
+            idf = np.log(1 + (self.n - df + 0.5) / (df + 0.5))
+            scores += idf * tf / (tf + norm)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(dict(self.corpus[int(d)]), float(scores[d])) for d in best if scores[d] > 0]
+
+
+def _avg_length(path: Path | None) -> float:
+    """The mean analysed length of a stored state's chunks (0 when it has no token table)."""
+    import numpy as np
+
+    try:
+        with np.load(path / TOKENS, allow_pickle=False) as z:  # type: ignore[operator]
+            indptr = z["indptr"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+    return float(indptr[-1] / (len(indptr) - 1)) if len(indptr) > 1 else 0.0
 
 
 def _analyzer_of(path: Path) -> int:
@@ -108,19 +187,28 @@ def build_keyword_state(collection: Any, path: Path) -> None:
     _write(path, _Rows.empty(), ids, texts, [{k: m.get(k) for k in KEEP} for m in metas])
 
 
-def update_keyword_state(collection: Any, path: Path, dropped: set[str], added: list[tuple[str, str, dict]]) -> None:
+def update_keyword_state(collection: Any, path: Path, dropped: set[str], added: list[tuple[str, str, dict]],
+                         index: bool = True, fold: tuple[Path, frozenset[str]] | None = None) -> None:
     """Bring a working generation's BM25 state (copied from the live one) up to date, analysing only the chunks
     added: chunks of ``dropped`` source ids leave, ``added`` ((chunk id, text, metadata) just stored) join. A state
-    without its token table (older indexes) is rebuilt once from the collection."""
+    without its token table (older indexes) is rebuilt once from the collection.
+
+    ``index=False`` writes a layer's state (no bm25s index: layers.py). ``fold`` (a layer's keyword folder and
+    its base's dead sources) folds a layer into the base state copied at ``path``: the dead chunks leave, the
+    layer's join."""
     rows = _Rows.read(path)
     if rows is None and not path.exists() and collection.count() == len(added):
         rows = _Rows.empty()  # a new index: the chunks just stored are all there is, nothing to read back
-    if rows is None:
+    layer = _Rows.read(fold[0]) if fold is not None else None
+    if rows is None or (fold is not None and layer is None):
         build_keyword_state(collection, path)
         return
-    rows = rows.without(dropped)
+    if fold is not None and layer is not None:
+        rows = rows.without(dropped | fold[1]).concat(layer.without(dropped))
+    else:
+        rows = rows.without(dropped)
     metas = [{k: m.get(k) for k in KEEP} for _, _, m in added]
-    _write(path, rows, [i for i, _, _ in added], [t for _, t, _ in added], metas)
+    _write(path, rows, [i for i, _, _ in added], [t for _, t, _ in added], metas, index)
 
 
 class _Rows:
@@ -157,6 +245,44 @@ class _Rows:
             return None
         return cls(*parts, lines)
 
+    def append(self, ids: list[str], texts: list[str], metas: list[dict[str, Any]],
+               lines: list[str] | None = None) -> "_Rows":
+        """These rows and the given chunks after them, analysed (``lines``: their corpus lines when already
+        written); tokens no chunk uses any more leave the vocabulary."""
+        import numpy as np
+
+        index = {t: i for i, t in enumerate(self.vocab.tolist())}
+        new_tokens: list[int] = []
+        lens = []
+        for text in texts:
+            toks = arabic.analyze(text) or [""]
+            lens.append(len(toks))
+            new_tokens += [index.setdefault(t, len(index)) for t in toks]
+        vocab_all = np.array(list(index), dtype=str) if index else np.array([], dtype=str)
+        tokens = np.concatenate([self.tokens, np.asarray(new_tokens, dtype=np.int32)]).astype(np.int32)
+        indptr = np.concatenate([self.indptr, self.indptr[-1] + np.cumsum(np.asarray(lens, dtype=np.int64))]).astype(np.int64)
+        used, tokens = np.unique(tokens, return_inverse=True)
+        vocab = vocab_all[used] if len(used) else vocab_all[:0]
+        all_ids = np.concatenate([self.ids, np.asarray(ids, dtype=str)]) if ids else self.ids
+        sources = np.concatenate([self.sources, np.asarray([m.get("source_id") or "" for m in metas], dtype=str)]) \
+            if ids else self.sources
+        if lines is None:
+            lines = [json.dumps(dict(m, node_id=i, text=t), ensure_ascii=False) for i, t, m in zip(ids, texts, metas)]
+        return _Rows(all_ids, sources, indptr, tokens.astype(np.int32), vocab, self.lines + lines)
+
+    def concat(self, other: "_Rows") -> "_Rows":
+        """These rows and another state's after them (its token ids mapped into this vocabulary)."""
+        import numpy as np
+
+        if not other.lines:
+            return self
+        index = {t: i for i, t in enumerate(self.vocab.tolist())}
+        remap = np.array([index.setdefault(t, len(index)) for t in other.vocab.tolist()], dtype=np.int32)
+        tokens = np.concatenate([self.tokens, remap[other.tokens] if len(other.tokens) else other.tokens]).astype(np.int32)
+        return _Rows(np.concatenate([self.ids, other.ids]), np.concatenate([self.sources, other.sources]),
+                     np.concatenate([self.indptr, self.indptr[-1] + other.indptr[1:]]).astype(np.int64), tokens,
+                     np.array(list(index), dtype=str), self.lines + other.lines)
+
     def without(self, dropped: set[str]) -> "_Rows":
         """These rows less the chunks of the dropped sources."""
         import numpy as np
@@ -171,39 +297,35 @@ class _Rows:
                      [line for line, k in zip(self.lines, keep) if k])
 
 
-def _write(path: Path, rows: _Rows, ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> None:
-    """Append chunks to ``rows``, then persist the token table, the corpus and the BM25 index built over them."""
+def _write(path: Path, rows: _Rows, ids: list[str], texts: list[str], metas: list[dict[str, Any]],
+           index: bool = True) -> None:
+    """Append chunks to ``rows``, then persist the token table, the corpus and (``index``) the BM25 index built
+    over them (a layer's state has none: layers.py)."""
+    _persist(path, rows.append(ids, texts, metas), index)
+
+
+def _persist(path: Path, rows: _Rows, index: bool = True) -> None:
+    """Write rows as a keyword state: token table, corpus lines and, with ``index``, bm25s's index."""
     import numpy as np
     from bm25s.tokenization import Tokenized
 
     path.mkdir(parents=True, exist_ok=True)
-    index = {t: i for i, t in enumerate(rows.vocab.tolist())}
-    new_tokens: list[int] = []
-    lens = []
-    for text in texts:
-        toks = arabic.analyze(text) or [""]
-        lens.append(len(toks))
-        new_tokens += [index.setdefault(t, len(index)) for t in toks]
-    vocab_all = np.array(list(index), dtype=str) if index else np.array([], dtype=str)
-    tokens = np.concatenate([rows.tokens, np.asarray(new_tokens, dtype=np.int32)]).astype(np.int32)
-    indptr = np.concatenate([rows.indptr, rows.indptr[-1] + np.cumsum(np.asarray(lens, dtype=np.int64))]).astype(np.int64)
-    used, tokens = np.unique(tokens, return_inverse=True)  # tokens of departed chunks leave the vocabulary
-    vocab = vocab_all[used] if len(used) else vocab_all[:0]
-    all_ids = np.concatenate([rows.ids, np.asarray(ids, dtype=str)]) if ids else rows.ids
-    sources = np.concatenate([rows.sources, np.asarray([m.get("source_id") or "" for m in metas], dtype=str)]) if ids else rows.sources
-    lines = rows.lines + [json.dumps(dict(m, node_id=i, text=t), ensure_ascii=False) for i, t, m in zip(ids, texts, metas)]
     for f in path.iterdir():
         if f.is_file():
             f.unlink()
-    if not lines:
+    if not rows.lines:
         (path / "EMPTY").write_text("", encoding="utf-8")
         return
     with open(path / TOKENS, "wb") as fh:
-        np.savez(fh, ids=all_ids.astype(str), sources=sources.astype(str), indptr=indptr, tokens=tokens.astype(np.int32),
-                 vocab=vocab.astype(str), analyzer=np.array([arabic.ANALYZER_VERSION]))
-    (path / CORPUS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        np.savez(fh, ids=rows.ids.astype(str), sources=rows.sources.astype(str), indptr=rows.indptr,
+                 tokens=rows.tokens.astype(np.int32), vocab=rows.vocab.astype(str),
+                 analyzer=np.array([arabic.ANALYZER_VERSION]))
+    (path / CORPUS).write_text("\n".join(rows.lines) + "\n", encoding="utf-8")
+    if not index:
+        return
     bm = bm25s.BM25()
+    tokens, indptr = rows.tokens, rows.indptr
     docs = [tokens[a:b].tolist() for a, b in zip(indptr[:-1], indptr[1:])]
-    bm.index(Tokenized(ids=docs, vocab={t: i for i, t in enumerate(vocab.tolist())}), show_progress=False)
+    bm.index(Tokenized(ids=docs, vocab={t: i for i, t in enumerate(rows.vocab.tolist())}), show_progress=False)
     with contextlib.redirect_stderr(io.StringIO()):  # bm25s draws a progress bar while saving
         bm.save(str(path))

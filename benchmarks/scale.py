@@ -34,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from assistant import arabic  # noqa: E402
 from assistant.frontmatter import split_front_matter  # noqa: E402
+from assistant.sources import source_id_for  # noqa: E402
 
 XQUAD = ROOT / "evals" / "xquad-ar"
 
@@ -145,6 +146,24 @@ print(json.dumps({"chunks": index.size, "serving_rss": serving_rss, "p50": lat[l
 """
 
 
+# the document added and removed at each size: about 2 KB of text, as in the issue's goal
+ONE_DOC = "\n\n".join([
+    "افتتحت مدينة أكادير ميناء جديدا للصيد البحري بطاقة استيعابية تبلغ 400 قارب، بعد أشغال دامت ثلاث سنوات.",
+    "وبلغت كلفة المشروع 620 مليون درهم، ساهمت فيها الجهة والوزارة الوصية وصندوق التنمية القروية.",
+    "ويضم الميناء الجديد سوقا للسمك بمساحة 4500 متر مربع ومخازن للتبريد تتسع لألف وخمسمئة طن.",
+    "وأوضح مدير المشروع أن الميناء سيوفر نحو 2300 منصب شغل مباشر وغير مباشر لسكان المنطقة.",
+    "ومن المنتظر أن يستقبل الميناء أول دفعة من مراكب الصيد الساحلي مطلع شهر مارس المقبل.",
+    "وأكد رئيس الجهة أن المشروع يندرج ضمن برنامج لتأهيل الموانئ الصغيرة على طول الساحل الأطلسي.",
+    "وستخصص مساحة داخل الميناء لتعاونيات النساء العاملات في تثمين المنتجات البحرية.",
+    "كما يتضمن المشروع محطة لمعالجة المياه المستعملة ومركزا للتكوين في مهن الصيد البحري.",
+    "وأشار المسؤولون إلى أن الطاقة الإنتاجية المتوقعة تبلغ 18 ألف طن من الأسماك سنويا.",
+    "ويرتقب أن تربط طريق جديدة طولها 12 كيلومترا بين الميناء والطريق الوطنية رقم واحد.",
+    "وقال ممثل جمعية البحارة إن الميناء سيخفف الاكتظاظ الذي يعرفه الميناء القديم منذ سنوات طويلة.",
+    "وتعتزم السلطات المحلية تنظيم يوم مفتوح لفائدة السكان بعد استكمال التجهيزات في فصل الربيع.",
+    "وأعلنت الوزارة أن مشاريع مماثلة ستنطلق في ثلاث مدن ساحلية أخرى خلال السنة المقبلة.",
+])
+
+
 def measure(size: int, qs: list[dict]) -> dict:
     """Every figure at one size."""
     home = make_home(size, qs)
@@ -162,9 +181,10 @@ def measure(size: int, qs: list[dict]) -> dict:
             raise RuntimeError(child.stderr[-2000:])
         ask = json.loads(child.stdout.strip().splitlines()[-1])
         one = home / "one.txt"
-        one.write_text("افتتحت مدينة أكادير ميناء جديدا للصيد البحري بطاقة استيعابية تبلغ 400 قارب.", encoding="utf-8")
+        one.write_text(ONE_DOC, encoding="utf-8")
         add_s, _, _ = timed([*cli, "add", str(one)], env)
         rm_s, _, _ = timed([*cli, "remove", "one"], env)
+        rm_base_s, _, _ = timed([*cli, "remove", source_id_for(home / "sources" / "filler-00007.txt", home / "sources")], env)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return {"target_chunks": size, "chunks": ask["chunks"], "ingest_s": round(secs, 1),
@@ -173,7 +193,8 @@ def measure(size: int, qs: list[dict]) -> dict:
             "disk_kb_per_chunk_beyond_vectors_and_graph": round(1000 * (disk - graph) / ask["chunks"], 1),
             "disk_mb_by_part": use, "serving_rss_mb": round(ask["serving_rss"]), "peak_rss_ingest_mb": round(peak),
             "cold_first_answer_s": round(cold, 1), "warm_p50_ms": round(ask["p50"], 1), "warm_p95_ms": round(ask["p95"], 1),
-            "add_one_s": round(add_s, 1), "remove_one_s": round(rm_s, 1), "hit_at_1": round(ask["hit1"], 3),
+            "add_one_s": round(add_s, 1), "remove_one_s": round(rm_s, 1),
+            "remove_one_of_the_ingested_s": round(rm_base_s, 1), "hit_at_1": round(ask["hit1"], 3),
             "baseline_hit_at_1": round(ask["base_hit1"], 3), "baseline_p50_ms": round(ask["base_p50"], 1),
             "p50_ratio_to_baseline": round(ask["p50"] / ask["base_p50"], 2) if ask["base_p50"] else None}
 

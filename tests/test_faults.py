@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from assistant import cli, recovery, store
+from assistant import cli, layers, recovery, store
 from assistant.errors import QuestionError, SourceError
 from assistant.ingest import sync
 from assistant.service import Assistant
@@ -52,8 +52,7 @@ def check_index(settings) -> None:  # type: ignore[no-untyped-def]
     gen = store.current_generation(settings.index)
     assert gen is not None, "no complete generation"
     manifest = store.read_manifest(gen)
-    client = store.chroma_client(gen, settings)
-    count = client.get_collection(store.collection_name(settings)).count()
+    count = layers.chunk_count(gen, settings)  # a small write's generation is a layer over a full one
     assert count == sum(s.chunks for s in manifest.values()), "Chroma and the manifest disagree"
     answer = Assistant(settings).ask(QUESTION)
     assert "45" in answer.text and answer.citations and answer.citations[0].source_id == BASE
@@ -77,9 +76,13 @@ def _kill_during(proc: subprocess.Popen, settings, rng: random.Random) -> str:  
 
 
 def test_kill_9_at_random_points_of_add_remove_and_ingest(home: Path, tmp_path: Path) -> None:
-    moments = _kill_loop(make_settings(home, embed_model=EMBED), home, tmp_path, KILLS, {}, seed=2026)
+    # small layers: the kills fall into writes of layers and into writes that fold them into a full index
+    moments = _kill_loop(make_settings(home, embed_model=EMBED, layer_chunks=30), home, tmp_path, KILLS,
+                         {"ASSISTANT_LAYER_CHUNKS": "30"},
+                         seed=2026)
     print(f"{KILLS} kills: {moments}")
     assert moments.get("while writing", 0) >= KILLS // 5  # the kills did land inside writes
+    assert moments.get("live: layer", 0) >= 2 and moments.get("live: full", 0) >= 2  # small writes and folds both ran
 
 
 def test_kill_9_while_writing_into_a_chroma_server(home: Path, tmp_path: Path, chroma_server: int) -> None:
@@ -172,6 +175,8 @@ def _kill_loop(settings, home: Path, tmp_path: Path, kills: int, extra_env: dict
             with store.writer_lock(settings.index):
                 recovery.recover(settings, lambda _m: None)
         check_index(settings)  # whatever the moment: the old state or the new, whole
+        kind = "live: layer" if layers.read(store.current_generation(settings.index)) else "live: full"
+        moments[kind] = moments.get(kind, 0) + 1
         if versions is not None:  # the replaced document answers from its old text or its new one, never neither
             old_text, sid = versions
             now = store.read_manifest(store.current_generation(settings.index)).get(sid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -320,35 +321,89 @@ def test_keyword_state_from_an_older_analyser_is_read_anew_then_rebuilt(tmp_path
         assert int(z["analyzer"][0]) == 2
 
 
+KEYWORD_QUESTIONS = ("كم عدد الدول التي شاركت؟", "أين انعقد المؤتمر؟", "المعرض الدولي للكتاب في الرباط", "المتطوعين")
+
+
+def _notes_written_then_changed(home, s) -> None:  # type: ignore[no-untyped-def]
+    """Two notes added one write at a time, then one changed and the other removed in one more write."""
+    notes = {"note1": "بلغ عدد المتطوعين في التنظيم ثلاثمئة وخمسين متطوعًا من مراكش.",
+             "note2": "افتتح المعرض الدولي للكتاب أبوابه في الرباط يوم الخميس بحضور 181 ناشرا."}
+    for name, text in notes.items():
+        (home / "sources" / f"{name}.md").write_text(f"---\ntitle: {name}\n---\n{text}\n", encoding="utf-8")
+        sync(s)
+    (home / "sources" / "note1.md").write_text("---\ntitle: note1\n---\nانعقد المؤتمر في أكادير.\n", encoding="utf-8")
+    (home / "sources" / "note2.md").unlink()
+
+
 def test_keyword_state_follows_each_write_as_a_full_rebuild_would(article_home, counted):  # type: ignore[no-untyped-def]
-    """A write analyses only the chunks it adds, yet keyword search answers exactly as over a fresh index."""
+    """A write analyses only the chunks it adds, yet keyword search answers exactly as over a fresh index: here the
+    notes go in as layers, and the last write folds them into a full generation."""
+    from assistant import layers
     from assistant.keyword import KeywordIndex, build_keyword_state
     from assistant.retrieve import Index
 
     s = make_settings(article_home)
     sync(s)
-    notes = {"note1": "بلغ عدد المتطوعين في التنظيم ثلاثمئة وخمسين متطوعًا من مراكش.",
-             "note2": "افتتح المعرض الدولي للكتاب أبوابه في الرباط يوم الخميس بحضور 181 ناشرا."}
-    for name, text in notes.items():
-        (article_home / "sources" / f"{name}.md").write_text(f"---\ntitle: {name}\n---\n{text}\n", encoding="utf-8")
-        sync(s)
-    (article_home / "sources" / "note1.md").write_text("---\ntitle: note1\n---\nانعقد المؤتمر في أكادير.\n", encoding="utf-8")
-    (article_home / "sources" / "note2.md").unlink()
-    report = sync(s)
+    _notes_written_then_changed(article_home, s)
+    assert layers.read(store.current_generation(s.index)) is not None  # the two notes were written as a layer
+    report = sync(make_settings(article_home, layer_chunks=0))  # every write full: this one folds the layer in
     assert report.changed == ["note1"] and report.removed == ["note2"]
     live = store.current_generation(s.index)
+    assert layers.read(live) is None and store.base_of(live) == live
     fresh = article_home / "fresh-bm25"
     index = Index(s)
     build_keyword_state(index._collection, fresh)
     kept, rebuilt = KeywordIndex.load(live / "bm25"), KeywordIndex.load(fresh)
     hits = 0
-    for q in ("كم عدد الدول التي شاركت؟", "أين انعقد المؤتمر؟", "المعرض الدولي للكتاب في الرباط", "المتطوعين"):
+    for q in KEYWORD_QUESTIONS:
         got = [(d["node_id"], round(sc, 6)) for d, sc in kept.search(q, 20)]
         assert got == [(d["node_id"], round(sc, 6)) for d, sc in rebuilt.search(q, 20)]
         hits += len(got)
     assert hits >= 3
     assert not any(d["source_id"] == "note2" for d, _ in kept.search("المعرض الدولي للكتاب", 20))
     assert index.keyword("أكادير", 3)[0].meta["source_id"] == "note1"
+
+
+def test_a_small_write_is_a_layer_that_answers_as_a_full_index_would(article_home, counted):  # type: ignore[no-untyped-def]
+    """Small writes copy nothing of the base: they go into a layer over it (layers.py), whose search finds what a
+    full index of the same sources finds, and never a removed or replaced version."""
+    from assistant import layers
+    from assistant.retrieve import Index
+
+    s = make_settings(article_home)
+    sync(s)
+    base = store.current_generation(s.index)
+    _notes_written_then_changed(article_home, s)
+    report = sync(s)
+    assert report.changed == ["note1"] and report.removed == ["note2"]
+    live = store.current_generation(s.index)
+    layer = layers.read(live)
+    assert layer is not None and store.base_of(live) == base and layer.own == {"note1"} and not layer.dead
+    assert base.is_dir()  # kept while a layer needs it
+    own = store.chroma_client(live, s).get_collection(store.collection_name(s)).count()
+    assert own == store.read_manifest(live)["note1"].chunks  # the layer holds the new chunks, nothing of the base
+    layered = Index(s)
+    assert layered.size == layers.chunk_count(live, s) == sum(x.chunks for x in store.read_manifest(live).values())
+    full_home = article_home.parent / "full"
+    shutil.copytree(article_home / "sources", full_home / "sources")
+    full = Index(_full(make_settings(full_home)))
+    for q in KEYWORD_QUESTIONS:
+        assert [h.node_id for h in layered.search(q, 5)] == [h.node_id for h in full.search(q, 5)], q
+    assert layered.search("أين انعقد المؤتمر؟", 1)[0].source_id == "note1"
+    assert not any(h.meta["source_id"] == "note2" for h in layered.keyword("المعرض الدولي للكتاب", 20))
+    assert not any(h.meta["source_id"] == "note2" for h in layered.dense("المعرض الدولي للكتاب", 20))
+
+
+def _full(s):  # type: ignore[no-untyped-def]
+    sync(s)
+    assert layers_of(s) is None
+    return s
+
+
+def layers_of(s):  # type: ignore[no-untyped-def]
+    from assistant import layers
+
+    return layers.read(store.current_generation(s.index))
 
 
 def test_the_keyword_state_is_rebuilt_from_a_large_collection_a_page_at_a_time(article_home, monkeypatch):  # type: ignore[no-untyped-def]
@@ -378,3 +433,32 @@ def test_the_keyword_state_is_rebuilt_from_a_large_collection_a_page_at_a_time(a
     kept = keyword._Rows.read(gen / "bm25")
     assert rebuilt is not None and kept is not None
     assert sorted(rebuilt.ids.tolist()) == sorted(kept.ids.tolist()) and len(kept.ids) == report.embedded
+
+
+def test_add_and_remove_read_only_what_they_name(article_home, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """``add`` reads the files it is given and ``remove`` reads none: the rest of the folder is not opened again
+    (at 10,000 sources, hashing every file made each write 3-4 s slower), and the base index is not copied."""
+    from assistant import ingest, layers
+
+    s = make_settings(article_home)
+    for i in range(4):
+        (article_home / "sources" / f"note{i}.md").write_text(f"---\ntitle: note{i}\n---\nمذكرة رقم {i} عن مهرجان وزان.\n",
+                                                              encoding="utf-8")
+    sync(s)
+    base = store.current_generation(s.index)
+    (article_home / "sources" / "dropped-in.pdf").write_bytes(b"not a pdf")  # in the folder, named by no one
+    reads: list[str] = []
+    real = ingest.read_source
+    monkeypatch.setattr(ingest, "read_source", lambda path, **kw: (reads.append(Path(path).name), real(path, **kw))[1])
+    new = tmp_path / "fresh.md"
+    new.write_text("---\ntitle: fresh\n---\nافتتح متحف الفنون الجديد في مدينة وزان يوم السبت.\n", encoding="utf-8")
+    report = ingest.add_files(s, [new])
+    assert report.added == ["fresh"] and not report.failed and set(reads) == {"fresh.md"}
+    live = store.current_generation(s.index)
+    assert store.base_of(live) == base and layers.read(live).own == {"fresh"}  # type: ignore[union-attr]
+    reads.clear()
+    ingest.remove_source(s, "note2")
+    assert reads == [] and "note2" not in store.read_manifest(store.current_generation(s.index))
+    assert not (article_home / "sources" / "note2.md").exists()
+    full = sync(s)  # a whole-folder sync still reads the file nobody named, and says why it cannot be indexed
+    assert "dropped-in.pdf" in full.failed

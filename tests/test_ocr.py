@@ -11,7 +11,7 @@ import pytest
 from assistant.errors import SourceError
 from assistant.formats import ocr
 from assistant.formats.image import read_image
-from assistant.ingest import add_files
+from assistant.ingest import add_files, sync
 from assistant.service import Assistant
 from conftest import make_settings
 from makedocs import BOLD_FONT, FONT, _pdf, arabic_pdf
@@ -164,7 +164,7 @@ def test_a_scan_over_the_page_limit_is_refused_and_the_index_kept(tmp_path: Path
     pdf.output(str(tmp_path / "long-scan.pdf"))
     settings = make_settings(tmp_path / "home", max_pages=2)
     (settings.sources / "note.txt").write_text("مذكرة قصيرة عن مهرجان الزيتون في مدينة وزان.", encoding="utf-8")
-    before = add_files(settings, [])
+    before = sync(settings)
     report = add_files(settings, [tmp_path / "long-scan.pdf"])
     assert not report.added and "3 صفحة" in report.failed["long-scan.pdf"] and "2 صفحة" in report.failed["long-scan.pdf"]
     assert [s.source_id for s in Assistant(settings).sources()] == ["note"] and before.added == ["note"]
