@@ -23,8 +23,14 @@ class KeywordIndex:
     """The BM25 state as questions use it: bm25s's index and the chunks it ranks."""
 
     def __init__(self, bm: Any, corpus: list[dict[str, Any]], layer: "_LayerScorer | None" = None,
-                 dead: frozenset[str] = frozenset(), dead_chunks: int = 0) -> None:
+                 dead: frozenset[str] = frozenset(), dead_chunks: int = 0, avg_length: float = 0.0) -> None:
         self.bm, self.corpus, self.layer, self.dead, self.dead_chunks = bm, corpus, layer, dead, dead_chunks
+        self.avg_length = avg_length  # the base's mean analysed chunk length (0: unknown)
+
+    def over(self, layer_path: Path | None, dead: frozenset[str], dead_chunks: int) -> "KeywordIndex":
+        """This state's base with another layer over it (layers.py): the base is shared, not loaded again."""
+        layer = _LayerScorer.load(layer_path, self.bm, self.avg_length) if layer_path is not None else None
+        return KeywordIndex(self.bm, self.corpus, layer, dead, dead_chunks, self.avg_length)
 
     @classmethod
     def load(cls, path: Path | None, layer_path: Path | None = None, dead: frozenset[str] = frozenset(),
@@ -41,8 +47,7 @@ class KeywordIndex:
                 bm = bm25s.BM25.load(str(path), load_corpus=False)  # its corpus reader draws a bar: read here
             else:
                 bm = _bm25([arabic.analyze(c.get("text") or "") or [""] for c in corpus])
-        layer = _LayerScorer.load(layer_path, bm, _avg_length(path)) if layer_path is not None else None
-        return cls(bm, corpus, layer, dead, dead_chunks)
+        return cls(bm, corpus, avg_length=_avg_length(path)).over(layer_path, dead, dead_chunks)
 
     def search(self, question: str, k: int) -> list[tuple[dict[str, Any], float]]:
         """The ``k`` best chunks for a question (each a copy of its metadata with ``node_id`` and ``text``) and

@@ -42,7 +42,9 @@ class Index:
     """The live index loaded for answering: sources, Chroma collection, BM25 state and embedding model."""
 
     def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None,
-                 embedder: "Embedder | None" = None) -> None:
+                 embedder: "Embedder | None" = None, previous: "Index | None" = None) -> None:
+        """Load the live generation; with ``previous`` (the index it replaces), a base they share is not loaded
+        again: after a small write (a layer, layers.py) only the layer is read."""
         self.settings = settings
         gen = store.current_generation(settings.index)
         if gen is None:
@@ -54,23 +56,11 @@ class Index:
         loading = pool.submit(backends.embedder_for, settings, progress) if pool else None
         # a generation written as a layer answers from its base less the dead sources, plus its own chunks
         self._layer = None if settings.chroma_host else layers.read(gen)
-        base = store.base_of(gen) if self._layer is not None else gen
+        self._base = store.base_of(gen) if self._layer is not None else gen
         self._dead = self._layer.dead if self._layer is not None else frozenset()
         self._dead_chunks = self._layer.dead_chunks if self._layer is not None else 0
         try:
-            self._client = store.chroma_client(base, settings)
-            self._collection = self._client.get_or_create_collection(store.collection_name(settings),
-                                                                     metadata={"hnsw:space": "cosine"})
-            self._own = None if self._layer is None else store.chroma_client(gen, settings).get_or_create_collection(
-                store.collection_name(settings), metadata={"hnsw:space": "cosine"})
-            self._team_version, self._team_checked = "", time.monotonic()
-            if team.enabled(settings):  # every home's sources: what the server holds, at its version
-                self._team_version = team.version(settings, self._client)
-                self.sources = team.sources(settings, self._client)
-                self._bm25 = keyword_index(*every_chunk(self._collection))
-            else:
-                self._bm25 = _keyword_state(base / "bm25", gen / "bm25" if self._layer is not None else None,
-                                            self._dead, self._dead_chunks)
+            self._open(gen, previous)
         finally:
             self.embed_model = embedder if loading is None else loading.result()
             if pool is not None:
@@ -78,6 +68,28 @@ class Index:
         self._lock = threading.Lock()
         self._qcache: dict[str, list[float]] = {}
         self._chunks: dict[tuple[str, int], list[tuple[str, int, int, str, list[float]]]] = {}
+
+    def _open(self, gen: Path, previous: "Index | None") -> None:
+        """Open the Chroma collections and the keyword state (the base's taken from ``previous`` when shared)."""
+        settings, name, space = self.settings, store.collection_name(self.settings), {"hnsw:space": "cosine"}
+        self._team_version, self._team_checked = "", time.monotonic()
+        shared = previous is not None and previous._base == self._base and not settings.chroma_host
+        if shared and previous is not None:
+            self._client, self._collection = previous._client, previous._collection
+        else:
+            self._client = store.chroma_client(self._base, settings)
+            self._collection = self._client.get_or_create_collection(name, metadata=space)
+        self._own = None if self._layer is None else \
+            store.chroma_client(gen, settings).get_or_create_collection(name, metadata=space)
+        layer_bm25 = gen / "bm25" if self._layer is not None and (gen / "bm25" / CORPUS).exists() else None
+        if team.enabled(settings):  # every home's sources: what the server holds, at its version
+            self._team_version = team.version(settings, self._client)
+            self.sources = team.sources(settings, self._client)
+            self._bm25 = keyword_index(*every_chunk(self._collection))
+        elif shared and previous is not None and previous._bm25 is not None:
+            self._bm25 = previous._bm25.over(layer_bm25, self._dead, self._dead_chunks)
+        else:
+            self._bm25 = _keyword_state(self._base / "bm25", layer_bm25, self._dead, self._dead_chunks)
 
     @property
     def size(self) -> int:

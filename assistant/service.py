@@ -46,7 +46,7 @@ class Assistant:
 
         with self._lock:
             if self._index is None or self._index.is_stale():
-                self._index = Index(self.settings, progress=self._progress, embedder=self._embedder)
+                self._index = Index(self.settings, progress=self._progress, embedder=self._embedder, previous=self._index)
                 say = self._progress or (lambda _m: None)
                 if self._make_answerer is not None:
                     self._answerer = self._make_answerer(self._index, self.settings, say)

@@ -462,3 +462,26 @@ def test_add_and_remove_read_only_what_they_name(article_home, tmp_path, monkeyp
     assert not (article_home / "sources" / "note2.md").exists()
     full = sync(s)  # a whole-folder sync still reads the file nobody named, and says why it cannot be indexed
     assert "dropped-in.pdf" in full.failed
+
+
+def test_after_a_small_write_a_running_assistant_reads_only_the_layer(article_home, monkeypatch):  # type: ignore[no-untyped-def]
+    """The answering process reloads after every write; after a layer it keeps the base it has open (at 100,000
+    chunks, loading the base again kept every question waiting for seconds) and reads only the layer."""
+    from assistant import keyword
+
+    s = make_settings(article_home)
+    sync(s)
+    a = Assistant(s)
+    assert a.ask("كم عدد الدول التي شاركت في الجمعية العامة؟").citations
+    base = store.current_generation(s.index)
+    (article_home / "sources" / "museum.md").write_text(
+        "---\ntitle: museum\n---\nافتتح متحف الفنون الجديد في مدينة وزان يوم السبت بحضور 73 فنانا.\n", encoding="utf-8")
+    sync(s)
+    opened: list[Path] = []
+    real_client, real_load = store.chroma_client, keyword.KeywordIndex.load
+    monkeypatch.setattr(store, "chroma_client", lambda gen, settings: (opened.append(gen), real_client(gen, settings))[1])
+    monkeypatch.setattr(keyword.KeywordIndex, "load", classmethod(lambda cls, *a, **k: (opened.append(a[0]), real_load(*a, **k))[1]))
+    answer = a.ask("كم فنانا حضر افتتاح متحف الفنون في وزان؟")
+    assert answer.citations and answer.citations[0].source_id == "museum" and "73" in answer.text
+    assert opened == [store.current_generation(s.index)] and base not in opened  # the layer's Chroma, nothing else
+    assert a.ask("كم عدد الدول التي شاركت في الجمعية العامة؟").citations[0].source_id != "museum"
