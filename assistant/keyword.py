@@ -26,6 +26,26 @@ class KeywordIndex:
                  dead: frozenset[str] = frozenset(), dead_chunks: int = 0, avg_length: float = 0.0) -> None:
         self.bm, self.corpus, self.layer, self.dead, self.dead_chunks = bm, corpus, layer, dead, dead_chunks
         self.avg_length = avg_length  # the base's mean analysed chunk length (0: unknown)
+        self._counts: dict[Any, int] | None = None  # the base's chunks by source id, counted when first needed
+
+    def updated(self, dropped: set[str], ids: list[str], texts: list[str], metas: list[dict]) -> "KeywordIndex | None":
+        """This state with the chunks of ``dropped`` sources gone and the given chunks joined, kept in memory as a
+        layer over the same base (a team library reloading after a write: only what changed is read from the
+        server). None when the layer would pass ``FOLD_SHARE`` of the base: build the state again instead."""
+        rows = (self.layer.rows if self.layer is not None else _Rows.empty()).without(dropped)
+        rows = rows.append(ids, texts, [{k: m.get(k) for k in KEEP} for m in metas])
+        if len(rows.lines) > max(FOLD_MIN, FOLD_SHARE * len(self.corpus)):
+            return None
+        if self._counts is None:
+            self._counts = {}
+            for c in self.corpus:
+                self._counts[c.get("source_id")] = self._counts.get(c.get("source_id"), 0) + 1
+        dead = self.dead | dropped
+        layer = _LayerScorer(rows, self.bm, self.avg_length) if rows.lines else None
+        fresh = KeywordIndex(self.bm, self.corpus, layer, frozenset(dead), sum(self._counts.get(x, 0) for x in dead),
+                             self.avg_length)
+        fresh._counts = self._counts
+        return fresh
 
     def over(self, layer_path: Path | None, dead: frozenset[str], dead_chunks: int) -> "KeywordIndex":
         """This state's base with another layer over it (layers.py): the base is shared, not loaded again."""
@@ -73,6 +93,7 @@ class _LayerScorer:
     def __init__(self, rows: "_Rows", base: Any, avg_length: float) -> None:
         import numpy as np
 
+        self.rows = rows
         self.corpus = [json.loads(line) for line in rows.lines]
         lens = np.diff(rows.indptr)
         order = np.argsort(rows.tokens, kind="stable")
@@ -158,6 +179,7 @@ TOKENS = "tokens.npz"  # every chunk's analysed tokens, so that a write analyses
 CORPUS = "corpus.jsonl"
 
 
+FOLD_MIN, FOLD_SHARE = 2000, 0.1  # an in-memory layer (KeywordIndex.updated) past both: the state is built again
 PAGE = 5000  # chunks read from Chroma per call: one call for a whole large library fails ("too many SQL variables")
 
 
@@ -183,7 +205,8 @@ def keyword_index(ids: list[str], texts: list[str], metas: list[dict]) -> Keywor
     if not ids:
         return None
     corpus = [dict({k: m.get(k) for k in KEEP}, node_id=i, text=t) for i, t, m in zip(ids, texts, metas)]
-    return KeywordIndex(_bm25([arabic.analyze(t) or [""] for t in texts]), corpus)
+    docs = [arabic.analyze(t) or [""] for t in texts]
+    return KeywordIndex(_bm25(docs), corpus, avg_length=sum(map(len, docs)) / len(docs))
 
 
 def build_keyword_state(collection: Any, path: Path) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .backends import Embedder
 
 
+TEAM_REREAD = 500  # a team library reload reads again at most this many changed sources; more: everything
 TEAM_CHECK_S = 1.0  # how often a team library's version on the server is looked at (one small request)
 
 
@@ -73,7 +74,11 @@ class Index:
         """Open the Chroma collections and the keyword state (the base's taken from ``previous`` when shared)."""
         settings, name, space = self.settings, store.collection_name(self.settings), {"hnsw:space": "cosine"}
         self._team_version, self._team_checked = "", time.monotonic()
-        shared = previous is not None and previous._base == self._base and not settings.chroma_host
+        self._team_stamps: dict[str, str] | None = None
+        if team.enabled(settings):
+            shared = previous is not None and previous._team_stamps is not None  # one collection on the server
+        else:
+            shared = previous is not None and previous._base == self._base and not settings.chroma_host
         if shared and previous is not None:
             self._client, self._collection = previous._client, previous._collection
         else:
@@ -83,13 +88,29 @@ class Index:
             store.chroma_client(gen, settings).get_or_create_collection(name, metadata=space)
         layer_bm25 = gen / "bm25" if self._layer is not None and (gen / "bm25" / CORPUS).exists() else None
         if team.enabled(settings):  # every home's sources: what the server holds, at its version
-            self._team_version = team.version(settings, self._client)
-            self.sources = team.sources(settings, self._client)
-            self._bm25 = keyword_index(*every_chunk(self._collection))
+            self._open_team(previous if shared else None)
         elif shared and previous is not None and previous._bm25 is not None:
             self._bm25 = previous._bm25.over(layer_bm25, self._dead, self._dead_chunks)
         else:
             self._bm25 = _keyword_state(self._base / "bm25", layer_bm25, self._dead, self._dead_chunks)
+
+    def _open_team(self, previous: "Index | None") -> None:
+        """A team library's sources and keyword state: after a write, only the sources whose record changed are
+        read again (their texts and chunks), the rest kept from ``previous``; the first time, all of them."""
+        self._team_version = team.version(self.settings, self._client)
+        stamps = team.stamps(self.settings, self._client)
+        self._bm25 = None
+        old = previous._team_stamps if previous is not None else None
+        changed = {sid for sid, st in stamps.items() if old is not None and old.get(sid) != st}
+        if previous is not None and old is not None and previous._bm25 is not None and len(changed) <= TEAM_REREAD:
+            kept = {sid: src for sid, src in previous.sources.items() if sid in stamps and sid not in changed}
+            chunks = every_chunk(self._collection, {"source_id": {"$in": sorted(changed)}}) if changed else ([], [], [])
+            self._bm25 = previous._bm25.updated(changed | (set(old) - set(stamps)), *chunks)
+            self.sources = {**kept, **team.sources(self.settings, self._client, only=changed)}
+        if self._bm25 is None:
+            self.sources = team.sources(self.settings, self._client)
+            self._bm25 = keyword_index(*every_chunk(self._collection))
+        self._team_stamps = stamps
 
     @property
     def size(self) -> int:

@@ -41,6 +41,8 @@ def current_generation(index_dir: Path) -> Path | None:
     except FileNotFoundError:
         return None
     gen = index_dir / name
+    if (gen / LAYER).is_file() and not (base_of(gen) / COMPLETE).is_file():
+        return None  # a layer whose base is gone (deleted by hand) cannot answer: the next sync rebuilds all
     return gen if (gen / COMPLETE).is_file() else None
 
 

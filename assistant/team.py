@@ -52,15 +52,28 @@ def version(settings: Settings, client: Any | None = None) -> str:
     return str((got.get("documents") or [""])[0]) if got["ids"] else ""
 
 
-def sources(settings: Settings, client: Any | None = None) -> dict[str, Source]:
-    """Every source of the team library, by id (text included)."""
+def sources(settings: Settings, client: Any | None = None, only: Collection[str] | None = None) -> dict[str, Source]:
+    """Every source of the team library (or those of ``only``), by id (text included)."""
     client = client or store.chroma_client(settings.index, settings)
-    _, docs, _ = every_chunk(_state(client, settings), {"kind": "source"})
+    if only is None:
+        _, docs, _ = every_chunk(_state(client, settings), {"kind": "source"})
+    else:  # a source's record is stored under its id
+        ids = sorted(only)
+        docs = []
+        for i in range(0, len(ids), PAGE):
+            docs += _state(client, settings).get(ids=ids[i:i + PAGE], include=["documents"])["documents"] or []
     out = {}
     for doc in docs:
         d = json.loads(doc)
         out[d["source_id"]] = Source(**{**d, "pages": tuple(d.get("pages") or ())})
     return out
+
+
+def stamps(settings: Settings, client: Any | None = None) -> dict[str, str]:
+    """Each source's stamp (a hash of its record): what changed since a reader last loaded, without the texts."""
+    client = client or store.chroma_client(settings.index, settings)
+    ids, _, metas = every_chunk(_state(client, settings), {"kind": "source"}, documents=False)
+    return {i: str(m.get("stamp", "")) for i, m in zip(ids, metas)}
 
 
 def held_elsewhere(settings: Settings, ids: Collection[str]) -> set[str]:

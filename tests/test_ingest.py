@@ -485,3 +485,16 @@ def test_after_a_small_write_a_running_assistant_reads_only_the_layer(article_ho
     assert answer.citations and answer.citations[0].source_id == "museum" and "73" in answer.text
     assert opened == [store.current_generation(s.index)] and base not in opened  # the layer's Chroma, nothing else
     assert a.ask("كم عدد الدول التي شاركت في الجمعية العامة؟").citations[0].source_id != "museum"
+
+
+def test_a_layer_whose_base_was_deleted_is_rebuilt_not_answered_from_half(article_home):  # type: ignore[no-untyped-def]
+    s = make_settings(article_home)
+    sync(s)
+    base = store.current_generation(s.index)
+    (article_home / "sources" / "note.md").write_text("---\ntitle: note\n---\nانعقد المؤتمر في أكادير.\n", encoding="utf-8")
+    sync(s)
+    shutil.rmtree(base)  # by hand, say
+    assert store.current_generation(s.index) is None
+    report = sync(s)
+    assert sorted(report.added) == sorted([ARTICLE_ID, "note"])
+    assert not Assistant(s).ask("كم عدد الدول التي شاركت في الجمعية العامة؟").refused

@@ -74,3 +74,32 @@ def test_homes_without_a_team_collection_never_see_each_other(tmp_path: Path, ch
     sync(a)
     sync(b)
     assert Assistant(b).ask(Q_FORUM).refused and Assistant(b).sources() == []
+
+
+def test_after_another_homes_write_a_reader_reads_only_what_changed(tmp_path: Path, chroma_server: int,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A team library reloads after every home's write; it reads again only the sources whose record changed
+    (their texts and chunks), keeping the rest and its keyword state, and answers as a fresh load would."""
+    from assistant import retrieve
+
+    monkeypatch.setattr(retrieve, "TEAM_CHECK_S", 0.0)
+    a, b = _homes(tmp_path, chroma_server, "reread")
+    (a.sources / "forum.md").write_text(FORUM, encoding="utf-8")
+    sync(a)
+    ask_a = Assistant(a)
+    assert "45" in ask_a.ask(Q_FORUM).text
+    full_builds: list[int] = []
+    real = retrieve.keyword_index
+    monkeypatch.setattr(retrieve, "keyword_index", lambda *x: (full_builds.append(len(x[0])), real(*x))[1])
+    fair = tmp_path / "fair.md"
+    fair.write_text(FAIR, encoding="utf-8")
+    add_files(b, [fair])
+    got = ask_a.ask(Q_FAIR)
+    assert "320" in got.text and _cited(got) == {"fair"} and full_builds == []
+    fresh = Assistant(a).ask(Q_FAIR)  # a new process's full load answers alike
+    assert fresh.to_dict() == got.to_dict() and full_builds
+    full_builds.clear()
+    remove_source(a, "forum")
+    gone = ask_a.ask(Q_FORUM)
+    assert "forum" not in {p.source_id for p in gone.passages} and full_builds == []
+    assert [s.source_id for s in ask_a.sources()] == ["fair"]
