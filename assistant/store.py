@@ -7,7 +7,9 @@ Layout of ``index/``::
     .lock              held by the one writer
 
 A writer copies the live generation, changes the copy and only then points CURRENT at it, so a crash
-at any moment leaves the previous generation answering; the next run deletes the unfinished copy.
+at any moment leaves the previous generation answering; the next run deletes the unfinished copy. A small
+write copies nothing of a large index: its generation is a layer over the last full one (``LAYER.json``
+names that base, which is kept while a live or previous generation needs it; see layers.py).
 """
 
 from __future__ import annotations
@@ -204,12 +206,25 @@ def collection_name(settings: Any) -> str:
     return name[:200]
 
 
+_MANIFESTS: dict[str, tuple[tuple[int, int], dict[str, Source]]] = {}  # the last manifest read, by its file's stat
+
+
 def read_manifest(gen: Path | None) -> dict[str, Source]:
-    """Sources kept by a generation, by id (text included)."""
+    """Sources kept by a generation, by id (text included); a manifest read before and unchanged on disk is not
+    parsed again (at 10,000 sources one read is 0.2 s, and a write reads the live one twice)."""
     if gen is None or not (gen / "sources.json").is_file():
         return {}
-    data = json.loads((gen / "sources.json").read_text(encoding="utf-8"))
-    return {d["source_id"]: Source(**{**d, "pages": tuple(d.get("pages") or ())}) for d in data.get("sources", [])}
+    path = gen / "sources.json"
+    st = path.stat()
+    key, mark = str(path), (st.st_mtime_ns, st.st_size)
+    cached = _MANIFESTS.get(key)
+    if cached is not None and cached[0] == mark:
+        return dict(cached[1])
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = {d["source_id"]: Source(**{**d, "pages": tuple(d.get("pages") or ())}) for d in data.get("sources", [])}
+    _MANIFESTS.clear()  # one kept: the live one, read again and again
+    _MANIFESTS[key] = (mark, out)
+    return dict(out)
 
 
 def write_manifest(gen: Path, sources: dict[str, Source], extra: dict[str, Any]) -> None:
