@@ -498,3 +498,23 @@ def test_a_layer_whose_base_was_deleted_is_rebuilt_not_answered_from_half(articl
     report = sync(s)
     assert sorted(report.added) == sorted([ARTICLE_ID, "note"])
     assert not Assistant(s).ask("كم عدد الدول التي شاركت في الجمعية العامة؟").refused
+
+
+def test_a_layers_keyword_scores_are_bm25s_own() -> None:
+    """A layer's chunks are scored by hand with bm25s's formula (bm25s cannot score outside documents): over no
+    base, the scores must be the ones bm25s gives the same chunks."""
+    from assistant import arabic
+    from assistant.keyword import _bm25, _LayerScorer, _Rows
+
+    texts = ["انعقدت الجمعية العامة للإنتربول في مراكش بمشاركة 181 دولة.", "افتتح المعرض الدولي للكتاب في الرباط.",
+             "شارك وفد من الإنتربول في معرض الرباط للكتاب.", "انعقد المؤتمر في أكادير."]
+    metas = [{"source_id": f"s{i}"} for i in range(len(texts))]
+    rows = _Rows.empty().append([f"c{i}" for i in range(len(texts))], texts, metas)
+    layer = _LayerScorer(rows, None, 0.0)
+    bm = _bm25([arabic.analyze(t) or [""] for t in texts])
+    for q in ("الإنتربول في مراكش", "معرض الكتاب في الرباط", "أكادير"):
+        tokens = arabic.analyze(q)
+        ours = {c["node_id"]: round(sc, 5) for c, sc in layer.search(tokens, 4)}
+        docs, scores = bm.retrieve([tokens], k=4, show_progress=False)
+        theirs = {f"c{int(d)}": round(float(sc), 5) for d, sc in zip(docs[0], scores[0]) if sc > 0}
+        assert ours == theirs and ours, q
