@@ -176,7 +176,7 @@ class Index:
         if self.size == 0:
             return []
         vec = self.query_vector(question)
-        hits = _nearest(self._collection, vec, k, set(exclude), self._dead)
+        hits = _nearest(self._collection, vec, k, set(exclude) | self._dead)
         if self._own is not None:
             hits = sorted(hits + _nearest(self._own, vec, k, set(exclude)), key=lambda h: -h.dense)[:k]
         return hits
@@ -187,8 +187,9 @@ class Index:
         got = self._chunks.get(key)
         if got is None:
             own = self._own is not None and self._layer is not None and source_id in self._layer.own
-            res = (self._own if own else self._collection).get(where={"$and": [{"source_id": source_id}, {"paragraph": paragraph}]},
-                                       include=["documents", "metadatas", "embeddings"])
+            res = (self._own if own else self._collection).get(
+                where={"$and": [{"source_id": source_id}, {"paragraph": paragraph}]},
+                include=["documents", "metadatas", "embeddings"])
             got = sorted(((i, int(m.get("start", 0)), int(m.get("end", 0)), d, list(e))
                           for i, d, m, e in zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"])),
                          key=lambda r: r[1])
@@ -249,24 +250,21 @@ def _keyword_state(base: Path, layer: Path | None, dead: frozenset[str], dead_ch
     return KeywordIndex.load(base if has(base) else None, layer if has(layer) else None, dead, dead_chunks)
 
 
-def _nearest(collection: Any, vec: list[float], k: int, exclude: set[str] | frozenset[str],
-             dead: frozenset[str] = frozenset()) -> list[Hit]:
-    """The ``k`` chunks of one collection nearest to a vector, those of ``exclude`` and ``dead`` sources left out.
+def _nearest(collection: Any, vec: list[float], k: int, exclude: Collection[str] = ()) -> list[Hit]:
+    """The ``k`` chunks of one collection nearest to a vector, those of the ``exclude`` sources left out.
 
-    ``exclude`` (a conversation's own choice, rare) is a Chroma filter; ``dead`` (a base's sources that a layer
-    removed or replaced) are asked for more of and dropped here: a filter naming 150 sources cost 330 ms a question
-    at 100,000 chunks, against 28 ms unfiltered."""
+    Left-out sources (other users' private uploads, a conversation's exclusions, a base's sources that a layer
+    removed or replaced) are asked for more of and dropped here, not filtered by Chroma: a filter naming 150
+    sources cost 330 ms a question at 100,000 chunks, against 28 ms unfiltered."""
     total = int(collection.count())
     if total == 0:
         return []
-    where = {"source_id": {"$nin": sorted(exclude)}} if exclude else None
-    n = min(k + (k if dead else 0), total)
+    n = min(2 * k if exclude else k, total)
     while True:
-        res = collection.query(query_embeddings=[vec], n_results=n, where=where,
-                               include=["documents", "metadatas", "distances"])
+        res = collection.query(query_embeddings=[vec], n_results=n, include=["documents", "metadatas", "distances"])
         hits = [Hit(i, doc, dict(meta), dense=1.0 - float(dist))
                 for i, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
-                if meta.get("source_id") not in dead]
+                if meta.get("source_id") not in exclude]
         if len(hits) >= k or n >= total:
             return hits[:k]
         n = min(n * 4, total)
