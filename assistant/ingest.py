@@ -501,16 +501,8 @@ def _files_of(settings: Settings, src: Source) -> list[Path]:
     folder = settings.sources
     recorded = Path(src.path) if src.path else None
     if recorded is not None and recorded.is_file() and source_id_for(recorded, folder) == src.source_id:
-        return sorted(p for p in recorded.parent.iterdir() if p.is_file() and p.suffix.lower() in _exts()
-                      and source_id_for(p, folder) == src.source_id)
+        return [p for p in discover(recorded.parent, recursive=False) if source_id_for(p, folder) == src.source_id]
     return [p for p in discover(folder) if source_id_for(p, folder) == src.source_id]
-
-
-@functools.cache
-def _exts() -> frozenset[str]:
-    from .sources import supported_extensions
-
-    return frozenset(supported_extensions())
 
 
 def _set_aside(settings: Settings, src: Source) -> dict[Path, bytes]:

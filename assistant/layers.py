@@ -95,8 +95,8 @@ def chunk_count(gen: Path, settings: Any) -> int:
     """Chunks a generation answers from (its base's, less the dead ones, plus its own)."""
     name = store.collection_name(settings)
     layer = read(gen)
-    count = store.chroma_client(gen, settings).get_or_create_collection(name).count()
-    if layer is not None:
-        count += store.chroma_client(gen.parent / layer.base, settings).get_or_create_collection(name).count()
+    count = store.chroma_client(gen, settings).get_collection(name).count()
+    if layer is not None:  # read only: a base is never written once live
+        count += store.chroma_client(gen.parent / layer.base, settings).get_collection(name).count()
         count -= layer.dead_chunks
     return count

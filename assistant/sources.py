@@ -163,13 +163,14 @@ def _first_line(text: str) -> str:
     return line if len(line) <= 80 else line[:77].rsplit(" ", 1)[0] + "…"
 
 
-def discover(folder: Path) -> list[Path]:
-    """Source files in ``folder`` (recursively), in a stable order, hidden files and READMEs skipped."""
+def discover(folder: Path, recursive: bool = True) -> list[Path]:
+    """Source files in ``folder`` (recursively unless told not to), in a stable order, hidden files and READMEs
+    skipped."""
     if not folder.is_dir():
         return []
     exts = set(supported_extensions())
     out = []
-    for p in sorted(folder.rglob("*")):
+    for p in sorted(folder.rglob("*") if recursive else folder.iterdir()):
         if p.is_file() and p.suffix.lower() in exts and not any(part.startswith(".") for part in p.relative_to(folder).parts):
             if p.name.lower() in {"readme.md", "readme.txt"}:
                 continue

@@ -142,6 +142,8 @@ def base_of(gen: Path) -> Path:
         return gen.parent / str(json.loads((gen / LAYER).read_text(encoding="utf-8"))["base"])
     except FileNotFoundError:
         return gen
+    except (OSError, ValueError, KeyError, TypeError):  # a damaged record: no base, so the next sync rebuilds
+        return gen.parent / ".unreadable-base"
 
 
 def cleanup(index_dir: Path) -> None:

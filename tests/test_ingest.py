@@ -518,3 +518,15 @@ def test_a_layers_keyword_scores_are_bm25s_own() -> None:
         docs, scores = bm.retrieve([tokens], k=4, show_progress=False)
         theirs = {f"c{int(d)}": round(float(sc), 5) for d, sc in zip(docs[0], scores[0]) if sc > 0}
         assert ours == theirs and ours, q
+
+
+def test_a_damaged_layer_record_is_rebuilt_not_a_traceback(article_home):  # type: ignore[no-untyped-def]
+    s = make_settings(article_home)
+    sync(s)
+    (article_home / "sources" / "note.md").write_text("---\ntitle: note\n---\nانعقد المؤتمر في أكادير.\n", encoding="utf-8")
+    sync(s)
+    live = store.current_generation(s.index)
+    (live / "LAYER.json").write_text("{not json", encoding="utf-8")
+    assert store.current_generation(s.index) is None
+    assert sorted(sync(s).added) == sorted([ARTICLE_ID, "note"])
+    assert not Assistant(s).ask("كم عدد الدول التي شاركت في الجمعية العامة؟").refused
