@@ -8,7 +8,9 @@ named by ``"module:function"`` strings and imported only when chosen, so that na
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Protocol, Sequence, Union, runtime_checkable
@@ -45,7 +47,10 @@ class Answerer(Protocol):
     """Writes the answer (or the refusal) from the retrieved passages."""
 
     def answer(self, question: str, passages: Sequence["Passage"], resolved: str = "") -> "Answer":
-        """The answer to ``question`` (``resolved``: the question with a follow-up's subject filled in)."""
+        """The answer to ``question`` (``resolved``: the question with a follow-up's subject filled in).
+
+        An answerer may also take ``near``: the citations of the previous turn's answer, beside which a
+        follow-up's answer is looked for first (see :func:`answer_with`)."""
 
 
 EmbedderFactory = Callable[[str, Path, Progress], Embedder]  # (setting value, cache folder, progress)
@@ -125,3 +130,19 @@ def answerer(name: str, index: Any, settings: "Settings", progress: Progress | N
 
         raise UserError("reader_unknown", name=name, known="، ".join(sorted(ANSWERERS)))
     return _resolve(ANSWERERS[name])(index, settings, progress or (lambda _m: None))
+
+
+def answer_with(answerer: Answerer, question: str, passages: Sequence["Passage"], resolved: str = "",
+                near: Sequence[Any] = ()) -> "Answer":
+    """``answerer.answer``, passing a follow-up's ``near`` (the previous answer's citations) to answerers that take it."""
+    if near and _takes_near(type(answerer)):
+        return answerer.answer(question, passages, resolved=resolved, near=tuple(near))  # type: ignore[call-arg]
+    return answerer.answer(question, passages, resolved=resolved)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_near(kind: type) -> bool:
+    try:
+        return "near" in inspect.signature(kind.answer).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False

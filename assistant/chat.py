@@ -47,12 +47,19 @@ def _parts(question: str) -> tuple[list[str], bool, bool]:
     return content, conj, refers
 
 
+def _asks_nothing(question: str) -> bool:
+    """«وكارل شيل؟»، «وبحلول سنة 2000؟»: a short phrase after a conjunction with no question word of its own, which
+    asks the previous question again about something else."""
+    ws = arabic.words(question)
+    return bool(ws) and ws[0][0] in ("و", "ف") and len(ws) <= 4 and not any(arabic.is_question_word(w) for w in ws)
+
+
 def is_follow_up(question: str) -> bool:
     """True when a question lacks its own subject and needs the conversation to be understood."""
     content, conj, refers = _parts(question)
     if not content:
         return bool(arabic.words(question))
-    return len(content) <= 1 or (len(content) <= 3 and (conj or refers))
+    return len(content) <= 1 or (len(content) <= 3 and (conj or refers)) or _asks_nothing(question)
 
 
 def _topic_source(history: list[str]) -> str:
@@ -71,6 +78,10 @@ def resolve_turn(question: str, history: list[str]) -> Resolution:
     if not history or not is_follow_up(question):
         return Resolution(question)
     prev = _topic_source(history)
+    if _asks_nothing(question):  # the last question that asked something, asked again about the new subject
+        i = max((i for i, q in enumerate(history) if not _asks_nothing(q)), default=0)
+        asked = resolve_turn(history[i], history[:i]).question
+        return Resolution(f"{_bare(asked)} {_bare(question)}؟", followup_of=prev)
     have = set(arabic.analyze(question))
     content, _, _ = _parts(prev)
     topic, seen = [], set()
@@ -88,8 +99,11 @@ def resolve_turn(question: str, history: list[str]) -> Resolution:
         for w in arabic.words(t)[:1]:
             originals.setdefault(w, t)
     shown = [originals.get(w, w) for w in topic]
-    base = question.strip().rstrip("؟?").rstrip()
-    return Resolution(f"{base} {' '.join(shown)}؟", followup_of=prev)
+    return Resolution(f"{_bare(question)} {' '.join(shown)}؟", followup_of=prev)
+
+
+def _bare(question: str) -> str:
+    return question.strip().rstrip("؟?").rstrip()
 
 
 def resolve(question: str, history: list[str]) -> str:

@@ -95,6 +95,7 @@ class Answer:
     reader: str = "rules"  # which reader decided: "trained", or "rules" (none configured, or a fallback)
     reader_note: str = ""  # why the rules answered when the trained reader was wanted (Arabic, for people)
     followup_of: str = ""  # the earlier question whose topic completed this one ("" when it stood alone)
+    followup_near: tuple[str, ...] = ()  # "source#paragraph" of the previous answer, where a follow-up looked first
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``answer``, ``refused``, ``citations`` and the rest."""
@@ -110,5 +111,6 @@ class Answer:
             "reader": self.reader,
             "reader_note": self.reader_note,
             "followup_of": self.followup_of,
+            "followup_near": list(self.followup_near),
         }
         return d

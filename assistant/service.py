@@ -12,7 +12,7 @@ from . import backends, chat, ingest, rights, store, team
 from .question import validate_question
 from .config import Settings, load_settings
 from .messages import use_digits, use_folder
-from .models import Answer, Source
+from .models import Answer, Citation, Source
 from .pages import page_at
 
 if TYPE_CHECKING:
@@ -64,12 +64,27 @@ class Assistant:
         index, answerer = self._load()
         exclude = set(exclude_sources) | rights.hidden_ids(index.sources, user)
         passages = index.search(resolved, k=self.settings.top_k, mode=mode, exclude=exclude)
-        answer = replace(answerer.answer(q, passages, resolved=resolved), followup_of=turn.followup_of)
+        near = self._previous_answer(history or [], mode, exclude) if turn.followup_of else ()
+        answer = replace(backends.answer_with(answerer, q, passages, resolved, near), followup_of=turn.followup_of,
+                         followup_near=tuple(dict.fromkeys(f"{c.source_id}#{c.paragraph}" for c in near)))
         if self.settings.answerer == "llm":
             from .readers.llm import generate
 
             answer = generate(self.settings, answer, passages, index.sources)
         return _with_pages(answer, index.sources)
+
+    def _previous_answer(self, history: list[str], mode: str, exclude: Collection[str]) -> tuple[Citation, ...]:
+        """The citations of the previous turn's answer, asked again as it was then (its own follow-up resolved
+        against the turns before it): a follow-up is answered beside them first. Empty when it was refused."""
+        try:
+            prev = validate_question(history[-1], self.settings.max_question_chars)
+        except Exception:  # noqa: BLE001 - an earlier turn that could not be asked anchors nothing
+            return ()
+        turn = chat.resolve_turn(prev, history[:-1])
+        index, answerer = self._load()
+        passages = index.search(turn.question, k=self.settings.top_k, mode=mode, exclude=exclude)
+        earlier = answerer.answer(prev, passages, resolved=turn.question)
+        return () if earlier.refused else earlier.citations
 
     def embed_ahead(self, requests: list[dict[str, Any]]) -> None:
         """Embed the questions of several :meth:`ask` requests in one pass of the model, ahead of answering them
@@ -77,9 +92,12 @@ class Assistant:
         index, _ = self._load()
         resolved = []
         for r in requests:
+            history = r.get("history") or []
             try:
-                resolved.append(chat.resolve(validate_question(r["question"], self.settings.max_question_chars),
-                                             r.get("history") or []))
+                turn = chat.resolve_turn(validate_question(r["question"], self.settings.max_question_chars), history)
+                resolved.append(turn.question)
+                if turn.followup_of:  # the previous turn is asked again too (see _previous_answer)
+                    resolved.append(chat.resolve(history[-1], history[:-1]))
             except Exception:  # noqa: BLE001
                 continue
         index.embed_questions(resolved)

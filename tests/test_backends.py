@@ -59,3 +59,11 @@ def test_the_hash_embedder_is_registered_by_the_test_plugin() -> None:
     assert "hash" in backends.EMBEDDERS
     vec = backends.embedder("hash", make_settings.__globals__["model_cache"]()).get_query_embedding("سؤال")
     assert len(vec) == HashEmbedding().dim
+
+
+def test_a_reader_that_takes_no_previous_answer_still_answers_follow_ups(article_home) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(article_home)
+    sync(settings)
+    a = build_assistant(settings, embedder=HashEmbedding(), answerer=lambda index, s, say: FirstPassage(index))
+    ans = a.ask("ومتى؟", history=["أين انعقدت الجمعية العامة للإنتربول؟"])
+    assert ans.reader == "first" and ans.followup_of and ans.followup_near  # the earlier answer was found; not passed on

@@ -34,3 +34,20 @@ def test_a_chain_leans_on_the_last_question_that_stood_alone_and_words_never_pil
     r = resolve_turn("وكم دولة شاركت فيها؟", history)
     assert r.followup_of == WHERE
     assert r.question.count("الجمعية") == 1 and "ومتى" not in r.question and "يوم" not in r.question
+
+
+SCHEELE = "في أي عام تعرف جوزيف بريستلي على الأكسجين؟"
+
+
+@pytest.mark.parametrize("question", ["وكارل فيلهلم شيل؟", "وبحلول سنة 2000؟", "والرسوم؟"])
+def test_a_phrase_that_asks_nothing_asks_the_earlier_question_again(question: str) -> None:
+    r = resolve_turn(question, [SCHEELE])
+    assert is_follow_up(question) and r.followup_of == SCHEELE
+    assert r.question.startswith("في أي عام تعرف جوزيف بريستلي على الأكسجين") and question.rstrip("؟") in r.question
+
+
+def test_phrases_that_ask_nothing_never_pile_up() -> None:
+    r = resolve_turn("وكارل فيلهلم شيل؟", [SCHEELE, "وأنطوان لافوازييه؟"])
+    assert r.question.count("في أي عام") == 1 and "لافوازييه" not in r.question
+    assert resolve_turn("وكارل؟", [WHERE, "ومتى؟"]).question.startswith("ومتى انعقدت الجمعية العامة")
+    assert not is_follow_up("وصل الوفد إلى مراكش صباح الاثنين قادمًا من الرباط")  # a statement, not a phrase

@@ -60,9 +60,12 @@ class NotedAnswerer:
         self.inner = inner
         self.note = note
 
-    def answer(self, question: str, passages: Sequence[Passage], resolved: str = "") -> Answer:
-        """The inner answerer's answer, with the note."""
-        return replace(self.inner.answer(question, passages, resolved=resolved), reader_note=self.note)
+    def answer(self, question: str, passages: Sequence[Passage], resolved: str = "",
+               near: Sequence[Citation] = ()) -> Answer:
+        """The inner answerer's answer (a follow-up's ``near`` passed on), with the note."""
+        from ...backends import answer_with
+
+        return replace(answer_with(self.inner, question, passages, resolved, near), reader_note=self.note)
 
 
 def trained_answerer(index: "Index", settings: "Settings", progress: Callable[[str], None]) -> "Answerer":
