@@ -6,6 +6,8 @@ conjunction («وكم يومًا استمرت؟»), or at most three words besid
 معها؟»). A pronoun right after a question word is a copula, not a back-reference («ما هي عاصمة اليابان؟» names
 its subject). The completion adds the topic of the most recent question that stood on its own, taken from
 that question as the person typed it: rewritten questions are never fed back, so words never pile up.
+A short phrase after a conjunction with no question word at all («وكارل شيل؟»، «وبحلول سنة 2000؟») asks the
+last question that asked something again, about its new subject.
 """
 
 from __future__ import annotations
