@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     ocr_page_seconds: float = Field(60.0, gt=0, description="longest OCR of one page, in seconds; a page that takes longer stops that document with a message")
     reader: str = Field("rules", description="`rules` (the hand-written answerer) or `trained` (the shipped reader: sentence choice, short answer, calibrated refusal); a missing or damaged reader falls back to `rules` and says so in `reader_note`")
     reader_path: Path | None = Field(None, description="a reader rebuilt elsewhere (`assistant train-reader --out DIR`); default: the one in `assistant/readers/trained/artefact/`")
-    answerer: Literal["extractive", "llm"] = Field("extractive", description="`extractive`, or `llm` for an OpenAI-compatible endpoint (with the trained reader, each generated sentence must cite a passage the reader quotes in its own answer)")
+    answerer: Literal["extractive", "llm"] = Field("extractive", description="`extractive`, or `llm` for an OpenAI-compatible endpoint (each generated sentence must cite a passage the reader, rules or trained, quotes in its own answer)")
     llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="the endpoint: Ollama, llama.cpp server, vLLM or a hosted API")
     llm_model: str = Field("local", description="model name sent to the endpoint")
     llm_api_key: str = Field("", description="key for the endpoint (empty: none)")

@@ -77,6 +77,20 @@ def test_refusal_stays_with_code(llm_assistant):
     assert ans.refused and not seen  # the model is not even asked when the sources cannot answer
 
 
+def test_the_rule_reader_also_drops_a_sourced_sentence_that_does_not_answer(llm_assistant):
+    """The rules gate the model too: a generated sentence stands only on a passage their own answer quotes."""
+    reply = ("جهاز الشرطة التابع للأمم المتحدة من بين المؤسسات الدولية الفاعلة التي التقى بها المدير العام. "
+             "شاركت في الدورة وفود من 181 دولة عضوًا في منظمة الإنتربول.")
+    a, seen, server = llm_assistant(reply)
+    try:
+        ans = a.ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
+    finally:
+        server.shutdown()
+    assert ans.reader == "rules" and ans.backend == "llm"
+    assert "181" in ans.text and "للأمم المتحدة" not in ans.text
+    assert {c.paragraph for c in ans.citations} == {2}
+
+
 @pytest.mark.slow
 def test_sourced_sentence_that_does_not_answer_is_dropped(article_home):  # type: ignore[no-untyped-def]
     """The failure seen with a real 1.5B model: asked which African police force signed a memorandum, it

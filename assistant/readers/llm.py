@@ -42,8 +42,8 @@ def backed(extractive: Answer, passage: Passage) -> bool:
 def generate(settings: Settings, extractive: Answer, passages: list[Passage], sources: dict[str, Source]) -> Answer:
     """A generated answer whose every sentence is backed by a retrieved sentence, else the extractive one.
 
-    With the trained reader, a sentence also needs the reader to stand behind its cited passage (``backed``):
-    being in the source is not enough.
+    A sentence also needs the reader (the rules or the trained reader, whichever answered) to stand behind its
+    cited passage (``backed``): being in the source is not enough.
     """
     if extractive.refused or not passages:
         return extractive  # the answerability decision stays with code
@@ -65,8 +65,8 @@ def generate(settings: Settings, extractive: Answer, passages: list[Passage], so
                 best, best_share = p, share
         if best is None or best_share < SUPPORT:
             continue  # unsupported: dropped, never shown as if sourced
-        if extractive.reader == "trained" and not backed(extractive, best):
-            continue  # sourced, but the reader finds that the cited passage does not answer the question
+        if not backed(extractive, best):
+            continue  # sourced, but the reader (rules or trained) does not quote that passage: it does not answer
         src = sources[best.source_id]
         n = next((c.n for c in citations if (c.source_id, c.start) == (best.source_id, best.start)), len(citations) + 1)
         if n > len(citations):
@@ -79,4 +79,5 @@ def generate(settings: Settings, extractive: Answer, passages: list[Passage], so
     return Answer(question=extractive.question, text=" ".join(parts), refused=False, citations=tuple(citations),
                   resolved_question=extractive.resolved_question, passages=extractive.passages,
                   confidence=extractive.confidence, backend="llm", reader=extractive.reader,
-                  reader_note=extractive.reader_note, followup_of=extractive.followup_of)
+                  reader_note=extractive.reader_note, followup_of=extractive.followup_of,
+                  followup_near=extractive.followup_near)
