@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from . import backends, chat, ingest, rights, store, team
+from .errors import QuestionError
 from .question import validate_question
 from .config import Settings, load_settings
 from .messages import use_digits, use_folder
@@ -59,12 +60,13 @@ class Assistant:
         """Answer a question for ``user`` from the sources they may read (a follow-up is resolved against
         ``history``; ``exclude_sources`` are not searched either)."""
         q = validate_question(question, self.settings.max_question_chars)
-        turn = chat.resolve_turn(q, history or [])
+        history = self._askable(history)
+        turn = chat.resolve_turn(q, history)
         resolved = turn.question
         index, answerer = self._load()
         exclude = set(exclude_sources) | rights.hidden_ids(index.sources, user)
         passages = index.search(resolved, k=self.settings.top_k, mode=mode, exclude=exclude)
-        near = self._previous_answer(history or [], mode, exclude) if turn.followup_of else ()
+        near = self._previous_answer(history, mode, exclude) if turn.followup_of else ()
         answer = replace(backends.answer_with(answerer, q, passages, resolved, near), followup_of=turn.followup_of,
                          followup_near=tuple(dict.fromkeys(f"{c.source_id}#{c.paragraph}" for c in near)))
         if self.settings.answerer == "llm":
@@ -76,15 +78,22 @@ class Assistant:
     def _previous_answer(self, history: list[str], mode: str, exclude: Collection[str]) -> tuple[Citation, ...]:
         """The citations of the previous turn's answer, asked again as it was then (its own follow-up resolved
         against the turns before it): a follow-up is answered beside them first. Empty when it was refused."""
-        try:
-            prev = validate_question(history[-1], self.settings.max_question_chars)
-        except Exception:  # noqa: BLE001 - an earlier turn that could not be asked anchors nothing
-            return ()
+        prev = history[-1]
         turn = chat.resolve_turn(prev, history[:-1])
         index, answerer = self._load()
         passages = index.search(turn.question, k=self.settings.top_k, mode=mode, exclude=exclude)
         earlier = answerer.answer(prev, passages, resolved=turn.question)
         return () if earlier.refused else earlier.citations
+
+    def _askable(self, history: Collection[str] | None) -> list[str]:
+        """The earlier turns that could have been asked (a blank or oversized entry sent by a client is no turn)."""
+        out = []
+        for h in history or ():
+            try:
+                out.append(validate_question(h, self.settings.max_question_chars))
+            except (QuestionError, AttributeError, TypeError):  # not a question: left out of the conversation
+                continue
+        return out
 
     def embed_ahead(self, requests: list[dict[str, Any]]) -> None:
         """Embed the questions of several :meth:`ask` requests in one pass of the model, ahead of answering them
@@ -92,7 +101,7 @@ class Assistant:
         index, _ = self._load()
         resolved = []
         for r in requests:
-            history = r.get("history") or []
+            history = self._askable(r.get("history"))
             try:
                 turn = chat.resolve_turn(validate_question(r["question"], self.settings.max_question_chars), history)
                 resolved.append(turn.question)

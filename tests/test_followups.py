@@ -71,3 +71,11 @@ def test_between_two_equal_paragraphs_the_previous_answer_decides(library: Assis
         near = (Citation(n=1, source_id="library", title="", paragraph=paragraph, start=ps, end=pe, quote=""),)
         ans = answerer.answer("ومتى افتتحت؟", passages, resolved="ومتى افتتحت البلدية؟", near=near)
         assert year in ans.text and ans.citations[0].paragraph == paragraph
+
+
+def test_an_entry_that_could_not_be_asked_is_no_turn(library: Assistant) -> None:
+    books = "كم كتابًا تضم مكتبة المدينة الكبرى؟"
+    for bad in ("   ", "س" * 100_000):
+        ans = library.ask("ومتى افتتحت؟", history=[books, bad])
+        assert ans.followup_of == books and ans.followup_near == ("library#1",) and "2004" in ans.text
+    assert library.ask("ومتى افتتحت؟", history=[123, None]).followup_of == ""  # type: ignore[list-item]
