@@ -55,7 +55,8 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) 
                 near = {arabic.stem(x) for x in span_words[max(0, i - 3):i + 4] if x != w}
                 if not qstems or near & qstems:
                     return True
-        return False
+        # a dual counts by itself: «جامعتان» for «كم عدد الجامعات», «فريقين» for «كم عدد الفرق»
+        return any(w in fresh and _dual_of(w, qstems) for w in span_words)
     if qtype == "place":
         if any((w[1:] if w[:1] in {"ب", "و", "ف"} else w).removeprefix("ال") in arabic.PLACE_WORDS for w in fresh):
             return True
@@ -68,6 +69,16 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) 
     if qtype == "name":
         return arabic.has_name(fresh)
     return True
+
+
+def _dual_of(word: str, qstems: set[str]) -> bool:
+    """True when ``word`` is the dual (two of) of a noun the question names (the singular's stem is among ``qstems``)."""
+    w = word[2:] if word.startswith("ال") else word
+    for suffix, singular in (("تان", "ه"), ("تين", "ه"), ("ان", ""), ("ين", "")):
+        base = w[: -len(suffix)]
+        if w.endswith(suffix) and len(base) >= 3 and arabic.stem(base + singular) in qstems:
+            return True
+    return False
 
 
 # Why-questions («لماذا»، «ولأي سبب»، «ما الغرض من…») and the words that give a cause or a purpose in Arabic prose:

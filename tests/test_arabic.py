@@ -105,3 +105,16 @@ def test_a_glued_conjunction_does_not_hide_the_kind_of_answer_asked(question: st
     from assistant.qtypes import question_type
 
     assert question_type(question) == kind
+
+
+@pytest.mark.parametrize("question, span, counts", [
+    ("كم عدد الجامعات في المدينة؟", "في المدينة جامعتان تدرّسان الطب", True),
+    ("كم منطقة حضرية فيها؟", "كما أنها تحوي منطقتان حضريتان متوسعتان", True),
+    ("كم عدد الجامعات في المدينة؟", "في المدينة مستشفيان كبيران", False),
+    ("كم عدد الجامعات في المدينة؟", "تضم المدينة 12 جامعة", True),
+])
+def test_a_dual_counts_the_noun_the_question_names(question: str, span: str, counts: bool) -> None:
+    """«جامعتان» answers «كم عدد الجامعات» with no digit in it; a dual of another noun does not."""
+    from assistant.qtypes import type_satisfied
+
+    assert type_satisfied("number", arabic.words(span), set(arabic.words(question))) is counts
