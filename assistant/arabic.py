@@ -148,6 +148,38 @@ def analyze(text: str, keep_stopwords: bool = False) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def root(token: str) -> str:
+    """The consonantal root of a normalised token (nltk's ISRI stemmer), which also meets broken plurals and
+    duals («الفرق» / «فريقين»، «جزر» / «جزيرة»), where :func:`stem` does not."""
+    return _isri().stem(token)
+
+
+@lru_cache(maxsize=1)
+def _isri():  # type: ignore[no-untyped-def]
+    """nltk's ISRI stemmer (stateless). Importing it runs nltk's package __init__, 1.3 s in a fresh process, so the
+    module's own source is run with its two imports (``re``-like ``redos``, a base class with no behaviour) given
+    directly; tests check it against the real import."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nltk")
+    try:
+        path = Path(spec.origin).parent / "stem" / "isri.py"  # type: ignore[union-attr, arg-type]
+        src = path.read_text(encoding="utf-8")
+        for line in ("from nltk import redos", "from nltk.stem.api import StemmerI"):
+            if line not in src:
+                raise ValueError(line)
+        src = src.replace("from nltk import redos", "import re as redos").replace(
+            "from nltk.stem.api import StemmerI", "StemmerI = object")
+        scope: dict = {"__name__": "assistant._isri"}
+        exec(compile(src, str(path), "exec"), scope)  # noqa: S102 - the installed nltk's own file
+        return scope["ISRIStemmer"]()
+    except (OSError, ValueError, KeyError, SyntaxError):  # another nltk release: the plain import
+        from nltk.stem.isri import ISRIStemmer
+
+        return ISRIStemmer()
+
+
 def is_number_token(token: str) -> bool:
     """True for a normalised token that denotes a number (digits or an Arabic number word)."""
     if any(ch.isdigit() for ch in token):

@@ -49,11 +49,13 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) 
     fresh = [w for w in span_words if w not in question_words and w not in stops]
     if qtype == "number":
         # the number must count something the question names ("181 دولة" for "كم دولة"), when it names anything
-        qstems = {arabic.stem(w) for w in question_words if w not in stops and not arabic.is_number_token(w)}
+        nouns = [w for w in question_words if w not in stops and not arabic.is_number_token(w)]
+        qstems = {arabic.stem(w) for w in nouns}
+        qroots = {r for r in map(arabic.root, nouns) if len(r) >= 3}  # «كم فريقًا» meets «الفرق»، «كم جزيرة» «جزر»
         for i, w in enumerate(span_words):
             if w in fresh and arabic.is_number_token(w):
-                near = {arabic.stem(x) for x in span_words[max(0, i - 3):i + 4] if x != w}
-                if not qstems or near & qstems:
+                around = [x for x in span_words[max(0, i - 3):i + 4] if x != w]
+                if not qstems or {arabic.stem(x) for x in around} & qstems or set(map(arabic.root, around)) & qroots:
                     return True
         # a dual counts by itself: «جامعتان» for «كم عدد الجامعات», «فريقين» for «كم عدد الفرق»
         return any(w in fresh and _dual_of(w, qstems) for w in span_words)

@@ -118,3 +118,21 @@ def test_a_dual_counts_the_noun_the_question_names(question: str, span: str, cou
     from assistant.qtypes import type_satisfied
 
     assert type_satisfied("number", arabic.words(span), set(arabic.words(question))) is counts
+
+
+def test_roots_are_nltks_isri_roots_and_meet_broken_plurals() -> None:
+    """``arabic.root`` runs nltk's ISRI source without nltk's package import: it must give ISRI's own roots."""
+    from nltk.stem.isri import ISRIStemmer
+
+    words = arabic.words("الجامعات جامعتان الفرق فريقين جزيرة جزر المدارس مدرسة جوائز جائزة الدول دولة استمرت أيام")
+    assert [arabic.root(w) for w in words] == [ISRIStemmer().stem(w) for w in words]
+    assert arabic.root(arabic.words("الفرق")[0]) == arabic.root(arabic.words("فريقين")[0])
+    assert arabic.stem(arabic.words("الفرق")[0]) != arabic.stem(arabic.words("فريقين")[0])  # why roots are needed
+
+
+@pytest.mark.parametrize("question, span", [("كم عدد الفرق المشاركة؟", "شارك في البطولة 16 فريقًا من القارة"),
+                                            ("كم جزيرة في الأرخبيل؟", "يضم الأرخبيل 7 جزر مأهولة")])
+def test_a_number_counts_the_broken_plural_of_the_noun_asked(question: str, span: str) -> None:
+    from assistant.qtypes import type_satisfied
+
+    assert type_satisfied("number", arabic.words(span), set(arabic.words(question)))
