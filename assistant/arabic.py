@@ -180,6 +180,28 @@ def _isri():  # type: ignore[no-untyped-def]
         return ISRIStemmer()
 
 
+# Units that are counted («كم يومًا؟» … «أربعة أيام») in their singular, dual and plural forms: most plurals are
+# broken and the hollow or weak roots defeat both the stemmer and ISRI (يوم / أيام، سنة / سنوات، ثانية / ثوان).
+_UNIT_FORMS = {
+    "يوم": "يوم أيام يومين يومان", "شهر": "شهر أشهر شهور شهرين شهران", "سنة": "سنة سنوات سنين سنتين سنتان عام أعوام "
+    "عامين عامان", "أسبوع": "أسبوع أسابيع أسبوعين أسبوعان", "ساعة": "ساعة ساعات ساعتين ساعتان",
+    "دقيقة": "دقيقة دقائق دقيقتين دقيقتان", "ثانية": "ثانية ثوان ثواني ثانيتين", "مرة": "مرة مرات مرتين مرتان",
+    "قرن": "قرن قرون قرنين قرنان", "عقد": "عقد عقود عقدين", "ميل": "ميل أميال ميلين", "متر": "متر أمتار مترين",
+}
+
+
+@lru_cache(maxsize=1)
+def _units() -> dict[str, str]:
+    return {form: unit for unit, forms in _UNIT_FORMS.items() for form in words(forms)}
+
+
+def unit(token: str) -> str:
+    """The counted unit a normalised token names («أيام»، «يومًا»، «اليومين» -> «يوم»), or "" when it names none."""
+    t = token[2:] if token.startswith("ال") else token
+    u = _units()
+    return u.get(t) or (u.get(t[:-1], "") if t.endswith("ا") else "")
+
+
 def is_number_token(token: str) -> bool:
     """True for a normalised token that denotes a number (digits or an Arabic number word)."""
     if any(ch.isdigit() for ch in token):

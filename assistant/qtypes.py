@@ -43,19 +43,39 @@ def _asks_person_name(ws: list[str]) -> bool:
     return False
 
 
-def type_satisfied(qtype: str, span_words: list[str], question_words: set[str]) -> bool:
-    """Whether a span holds the kind of thing the question asks for (a number, a date, a name)."""
+def counted_noun(question: str) -> str:
+    """The noun a «كم» question counts («كم يومًا»، «وكم عدد الدول»، «شحال من دولة»), or "" when none follows."""
+    ws = arabic.words(question)
+    for i, w in enumerate(ws):
+        if w in arabic.NUMBER_Q or (w[:1] in ("و", "ف") and w[1:] in arabic.NUMBER_Q):
+            for x in ws[i + 1:i + 4]:
+                if x not in arabic.NUMBER_Q and x != "من":
+                    return "" if x in arabic.stopwords() else x
+            return ""
+    return ""
+
+
+def type_satisfied(qtype: str, span_words: list[str], question_words: set[str],
+                   counted: set[str] | None = None, noun: str = "") -> bool:
+    """Whether a span holds the kind of thing the question asks for (a number, a date, a name). For a number:
+    ``counted``, the words among which its noun is looked for by stem (a follow-up's own words; default
+    ``question_words``); ``noun``, the noun it counts (:func:`counted_noun`), met by root or unit as well."""
     stops = arabic.stopwords()
     fresh = [w for w in span_words if w not in question_words and w not in stops]
     if qtype == "number":
         # the number must count something the question names ("181 دولة" for "كم دولة"), when it names anything
-        nouns = [w for w in question_words if w not in stops and not arabic.is_number_token(w)]
+        nouns = [w for w in (question_words if counted is None else counted)
+                 if w not in stops and not arabic.is_number_token(w)]
         qstems = {arabic.stem(w) for w in nouns}
-        qroots = {r for r in map(arabic.root, nouns) if len(r) >= 3}  # «كم فريقًا» meets «الفرق»، «كم جزيرة» «جزر»
-        for i, w in enumerate(span_words):
-            if w in fresh and arabic.is_number_token(w):
+        # «كم فريقًا» meets «الفرق», «كم جزيرة» «جزر» (roots), «كم يومًا» «أربعة أيام» (units): only the counted noun,
+        # as a root is loose («اجتمعوا» and «الجمعية» share one)
+        qroots = {r for r in [arabic.root(noun)] if len(r) >= 3} if noun else set()
+        qunits = {arabic.unit(noun)} - {""} if noun else set()
+        for i, w in enumerate(span_words):  # spelled numbers are stopwords too («أربعة»), so not `fresh`
+            if w not in question_words and arabic.is_number_token(w):
                 around = [x for x in span_words[max(0, i - 3):i + 4] if x != w]
-                if not qstems or {arabic.stem(x) for x in around} & qstems or set(map(arabic.root, around)) & qroots:
+                if (not qstems or {arabic.stem(x) for x in around} & qstems or set(map(arabic.root, around)) & qroots
+                        or set(map(arabic.unit, around)) & qunits):
                     return True
         # a dual counts by itself: «جامعتان» for «كم عدد الجامعات», «فريقين» for «كم عدد الفرق»
         return any(w in fresh and _dual_of(w, qstems) for w in span_words)

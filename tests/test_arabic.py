@@ -130,9 +130,14 @@ def test_roots_are_nltks_isri_roots_and_meet_broken_plurals() -> None:
     assert arabic.stem(arabic.words("الفرق")[0]) != arabic.stem(arabic.words("فريقين")[0])  # why roots are needed
 
 
-@pytest.mark.parametrize("question, span", [("كم عدد الفرق المشاركة؟", "شارك في البطولة 16 فريقًا من القارة"),
-                                            ("كم جزيرة في الأرخبيل؟", "يضم الأرخبيل 7 جزر مأهولة")])
-def test_a_number_counts_the_broken_plural_of_the_noun_asked(question: str, span: str) -> None:
-    from assistant.qtypes import type_satisfied
+@pytest.mark.parametrize("question, span, counts", [
+    ("كم عدد الفرق المشاركة؟", "شارك في البطولة 16 فريقًا من القارة", True),  # a broken plural, met by its root
+    ("كم جزيرة في الأرخبيل؟", "يضم الأرخبيل 7 جزر مأهولة", True),
+    ("كم يومًا استمر المهرجان؟", "دام المهرجان أربعة أيام متتالية", True),  # a spelled number, a unit's plural
+    ("كم بلغت تكلفة مبنى الجمعية؟", "اجتمعوا أربعة أيام في المقر", False),  # a root shared with another noun
+])
+def test_a_number_counts_the_noun_asked(question: str, span: str, counts: bool) -> None:
+    from assistant.qtypes import counted_noun, type_satisfied
 
-    assert type_satisfied("number", arabic.words(span), set(arabic.words(question)))
+    words = set(arabic.words(question))
+    assert type_satisfied("number", arabic.words(span), words, noun=counted_noun(question)) is counts

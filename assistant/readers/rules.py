@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from .. import arabic
 from ..messages import message
 from ..models import Answer, Citation, Passage
-from ..qtypes import asks_reason, gives_reason, question_type, type_satisfied
+from ..qtypes import asks_reason, counted_noun, gives_reason, question_type, type_satisfied
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -94,7 +94,8 @@ class ExtractiveAnswerer:
         return set(arabic.analyze(p.text))
 
     def _best_window(self, p: Passage, text: str, terms: list[str], qtype: str, qwords: set[str],
-                     topic: set[str] = frozenset(), why: bool = False) -> tuple[int, int, bool, float]:
+                     topic: set[str] = frozenset(), why: bool = False,
+                     counted: set[str] | None = None, noun: str = "") -> tuple[int, int, bool, float]:
         """The shortest clause window of a chunk that covers the question best (absolute offsets), whether it holds
         the asked type, and the preference it earned (for a why-question, a stated cause)."""
         clauses = arabic.clause_spans(text, p.start, p.end) or [(p.start, p.end)]
@@ -107,14 +108,14 @@ class ExtractiveAnswerer:
                     continue
                 if len(ws) > self.settings.max_answer_words and i != j:
                     continue
-                typed = type_satisfied(qtype, ws, qwords)
+                typed = type_satisfied(qtype, ws, qwords, counted, noun)
                 cov = self.coverage(terms, {arabic.stem(w) for w in ws}, topic)
                 extra = REASON_BONUS if why and gives_reason(text[s:e]) else 0.0
                 score = cov + (0.6 if typed else 0.0) - 0.006 * len(ws) + extra
                 if best is None or score > best[0]:
                     best = (score, s, e, typed, extra)
         if best is None:
-            return p.start, p.end, type_satisfied(qtype, arabic.words(text[p.start:p.end]), qwords), 0.0
+            return p.start, p.end, type_satisfied(qtype, arabic.words(text[p.start:p.end]), qwords, counted, noun), 0.0
         return best[1], best[2], best[3], best[4]
 
     def candidates(self, question: str, passages: list[Passage], typed_question: str = "",
@@ -127,13 +128,19 @@ class ExtractiveAnswerer:
         qwords = set(arabic.words(question))
         qtype = question_type(question)
         why = asks_reason(typed_question or question)
+        # «وكم شجرة ماتت فيه؟» counts trees, not the earlier question's nouns: a follow-up that asks something itself
+        # is typed on its own words
+        own = arabic.words(typed_question) if topic else []
+        asks = any(arabic.is_question_word(w) for w in own)
+        counted = set(own) if asks and set(own) - arabic.stopwords() - arabic.QUESTION_WORDS else None
+        noun = counted_noun(typed_question if counted is not None else question)
         out = []
         for rank, p in enumerate(passages):
             src = self.index.sources.get(p.source_id)
             text = src.text if src else p.text
             if src is None:  # a chunk whose source is gone from the manifest cannot be cited exactly
                 continue
-            s, e, typed, extra = self._best_window(p, text, terms, qtype, qwords, topic, why)
+            s, e, typed, extra = self._best_window(p, text, terms, qtype, qwords, topic, why, counted, noun)
             context = self._paragraph_terms(p)
             local = self.coverage(terms, context | set(arabic.analyze(text[p.start:p.end])))
             # terms found elsewhere in the same document (its topic: "الجمعية العامة") earn half credit
