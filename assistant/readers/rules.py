@@ -27,6 +27,39 @@ REASON_BONUS = 0.2  # for a why-question, a window that states a cause or a purp
 _TRAILING_PUNCT = re.compile(r"[\s،,؛;:\-–—]+$")
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What a question asks, as the window choice reads it."""
+
+    terms: list[str]  # analysed terms of the question (completed from the conversation in a follow-up)
+    words: set[str]  # its normalised words
+    qtype: str  # number, date, place, name or other
+    topic: frozenset[str]  # in a follow-up, the terms that came from the earlier question (they weigh half)
+    why: bool  # a why-question: a window that states a cause is preferred
+    counted: set[str] | None  # where a number's noun is looked for by stem (a follow-up's own words), None: all
+    noun: str  # the noun a number question counts, also met by root and unit
+
+    @classmethod
+    def read(cls, question: str, typed_question: str = "") -> "_Asked":
+        """The question (``typed_question``: a follow-up as the person typed it, when ``question`` was completed)."""
+        terms = arabic.analyze(question)
+        # in a follow-up the topic found the paragraph; the window should hold what the new question asks
+        topic = frozenset(set(terms) - set(arabic.analyze(typed_question))) \
+            if typed_question and typed_question != question else frozenset()
+        # «وكم شجرة ماتت فيه؟» counts trees, not the earlier question's nouns: a follow-up that asks something itself
+        # is typed on its own words
+        own = arabic.words(typed_question) if topic else []
+        asks = any(arabic.is_question_word(w) for w in own)
+        counted = set(own) if asks and set(own) - arabic.stopwords() - arabic.QUESTION_WORDS else None
+        return cls(terms, set(arabic.words(question)), question_type(question), topic,
+                   asks_reason(typed_question or question), counted,
+                   counted_noun(typed_question if counted is not None else question))
+
+    def typed(self, span_words: list[str]) -> bool:
+        """Whether span words hold the kind of thing asked for."""
+        return type_satisfied(self.qtype, span_words, self.words, self.counted, self.noun)
+
+
 @dataclass
 class _Candidate:
     passage: Passage
@@ -93,9 +126,7 @@ class ExtractiveAnswerer:
             return set(arabic.analyze(src.text[ps:pe]))
         return set(arabic.analyze(p.text))
 
-    def _best_window(self, p: Passage, text: str, terms: list[str], qtype: str, qwords: set[str],
-                     topic: set[str] = frozenset(), why: bool = False,
-                     counted: set[str] | None = None, noun: str = "") -> tuple[int, int, bool, float]:
+    def _best_window(self, p: Passage, text: str, q: _Asked) -> tuple[int, int, bool, float]:
         """The shortest clause window of a chunk that covers the question best (absolute offsets), whether it holds
         the asked type, and the preference it earned (for a why-question, a stated cause)."""
         clauses = arabic.clause_spans(text, p.start, p.end) or [(p.start, p.end)]
@@ -108,43 +139,32 @@ class ExtractiveAnswerer:
                     continue
                 if len(ws) > self.settings.max_answer_words and i != j:
                     continue
-                typed = type_satisfied(qtype, ws, qwords, counted, noun)
-                cov = self.coverage(terms, {arabic.stem(w) for w in ws}, topic)
-                extra = REASON_BONUS if why and gives_reason(text[s:e]) else 0.0
+                typed = q.typed(ws)
+                cov = self.coverage(q.terms, {arabic.stem(w) for w in ws}, q.topic)
+                extra = REASON_BONUS if q.why and gives_reason(text[s:e]) else 0.0
                 score = cov + (0.6 if typed else 0.0) - 0.006 * len(ws) + extra
                 if best is None or score > best[0]:
                     best = (score, s, e, typed, extra)
         if best is None:
-            return p.start, p.end, type_satisfied(qtype, arabic.words(text[p.start:p.end]), qwords, counted, noun), 0.0
+            return p.start, p.end, q.typed(arabic.words(text[p.start:p.end])), 0.0
         return best[1], best[2], best[3], best[4]
 
     def candidates(self, question: str, passages: list[Passage], typed_question: str = "",
                    near: Sequence[Citation] = ()) -> list[_Candidate]:
         """Score each retrieved chunk's best window for answerability (``typed_question``: a follow-up as the person
         typed it, when ``question`` was completed from the conversation; ``near``: the previous answer's citations)."""
-        terms = arabic.analyze(question)
-        # in a follow-up the topic found the paragraph; the window should hold what the new question asks
-        topic = set(terms) - set(arabic.analyze(typed_question)) if typed_question and typed_question != question else set()
-        qwords = set(arabic.words(question))
-        qtype = question_type(question)
-        why = asks_reason(typed_question or question)
-        # «وكم شجرة ماتت فيه؟» counts trees, not the earlier question's nouns: a follow-up that asks something itself
-        # is typed on its own words
-        own = arabic.words(typed_question) if topic else []
-        asks = any(arabic.is_question_word(w) for w in own)
-        counted = set(own) if asks and set(own) - arabic.stopwords() - arabic.QUESTION_WORDS else None
-        noun = counted_noun(typed_question if counted is not None else question)
+        q = _Asked.read(question, typed_question)
         out = []
         for rank, p in enumerate(passages):
             src = self.index.sources.get(p.source_id)
             text = src.text if src else p.text
             if src is None:  # a chunk whose source is gone from the manifest cannot be cited exactly
                 continue
-            s, e, typed, extra = self._best_window(p, text, terms, qtype, qwords, topic, why, counted, noun)
+            s, e, typed, extra = self._best_window(p, text, q)
             context = self._paragraph_terms(p)
-            local = self.coverage(terms, context | set(arabic.analyze(text[p.start:p.end])))
+            local = self.coverage(q.terms, context | set(arabic.analyze(text[p.start:p.end])))
             # terms found elsewhere in the same document (its topic: "الجمعية العامة") earn half credit
-            cov = local + 0.5 * (self.coverage(terms, self._document_terms(p.source_id) | context) - local)
+            cov = local + 0.5 * (self.coverage(q.terms, self._document_terms(p.source_id) | context) - local)
             dense = _dense_confidence(p.dense_score)
             score = 0.55 * cov + 0.45 * dense + 0.05 * p.score - 0.02 * rank + extra
             if not typed:
