@@ -46,14 +46,19 @@ def llm_assistant(article_home):  # type: ignore[no-untyped-def]
     return make
 
 
+def _ask(llm_assistant, reply: str, question: str):  # type: ignore[no-untyped-def]
+    """(the answer, the requests the endpoint saw, the assistant) for ``question`` with the model writing ``reply``."""
+    a, seen, server = llm_assistant(reply)
+    try:
+        return a.ask(question), seen, a
+    finally:
+        server.shutdown()
+
+
 def test_supported_sentence_is_cited_and_invented_one_dropped(llm_assistant):
     reply = ("شاركت في الدورة وفود من 181 دولة عضوًا في منظمة الإنتربول. "
              "وقد ترأس الجلسات السيد يوهان شميت بصفته رئيسا جديدا للمنظمة العالمية للطيران.")
-    a, seen, server = llm_assistant(reply)
-    try:
-        ans = a.ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
-    finally:
-        server.shutdown()
+    ans, seen, a = _ask(llm_assistant, reply, "كم عدد الدول التي شاركت في الجمعية العامة؟")
     assert seen and seen[0]["messages"][0]["role"] == "system"
     assert ans.backend == "llm" and not ans.refused
     assert "181" in ans.text and "شميت" not in ans.text  # the unsupported sentence never reaches the user
@@ -69,11 +74,7 @@ def test_unreachable_endpoint_falls_back_to_extractive_with_a_note(article_home)
 
 
 def test_refusal_stays_with_code(llm_assistant):
-    a, seen, server = llm_assistant("الرئيس الجديد هو السيد فلان الفلاني.")
-    try:
-        ans = a.ask("من هو الرئيس الجديد للإنتربول؟")
-    finally:
-        server.shutdown()
+    ans, seen, _ = _ask(llm_assistant, "الرئيس الجديد هو السيد فلان الفلاني.", "من هو الرئيس الجديد للإنتربول؟")
     assert ans.refused and not seen  # the model is not even asked when the sources cannot answer
 
 
@@ -81,11 +82,7 @@ def test_the_rule_reader_also_drops_a_sourced_sentence_that_does_not_answer(llm_
     """The rules gate the model too: a generated sentence stands only on a passage their own answer quotes."""
     reply = ("جهاز الشرطة التابع للأمم المتحدة من بين المؤسسات الدولية الفاعلة التي التقى بها المدير العام. "
              "شاركت في الدورة وفود من 181 دولة عضوًا في منظمة الإنتربول.")
-    a, seen, server = llm_assistant(reply)
-    try:
-        ans = a.ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
-    finally:
-        server.shutdown()
+    ans, _, _ = _ask(llm_assistant, reply, "كم عدد الدول التي شاركت في الجمعية العامة؟")
     assert ans.reader == "rules" and ans.backend == "llm"
     assert "181" in ans.text and "للأمم المتحدة" not in ans.text
     assert {c.paragraph for c in ans.citations} == {2}
