@@ -43,6 +43,21 @@ def _asks_person_name(ws: list[str]) -> bool:
     return False
 
 
+_YEAR = re.compile(r"\D{0,8}?(\d{1,4})(م|ه)?")  # «1453م» (Gregorian)، «1445ه» (Hijri, هـ normalised)، «يوليو1961»
+
+
+def _is_year(token: str) -> bool:
+    """A year or a day of the month: up to four digits, perhaps glued to a month name or marked م or هـ."""
+    m = _YEAR.fullmatch(token)
+    return bool(m) and (token.isdigit() or bool(m.group(2)) or arabic.is_month_token(token[:m.start(1)]))
+
+
+def _is_period(token: str) -> bool:
+    """A decade or a century named in words: «الثمانينيات»، «سبعينيات»، «القرن»."""
+    t = token[2:] if token.startswith("ال") else token
+    return t.endswith("ينيات") or t in {"قرن", "قرون"}
+
+
 def counted_noun(question: str) -> str:
     """The noun a «كم» question counts («كم يومًا»، «وكم عدد الدول»، «شحال من دولة»), or "" when none follows."""
     ws = arabic.words(question)
@@ -87,7 +102,7 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str],
         return any(w in fresh_set and (prev in {"في", "الي", "من"} or (w.startswith("ب") and len(w) > 4))
                    for prev, w in zip([""] + span_words, span_words))
     if qtype == "date":
-        return any(arabic.is_month_token(w) or (w.isdigit() and len(w) <= 4) for w in fresh)
+        return any(arabic.is_month_token(w) or _is_year(w) or _is_period(w) for w in fresh)
     if qtype == "name":
         return arabic.has_name(fresh)
     return True

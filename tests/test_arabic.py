@@ -141,3 +141,18 @@ def test_a_number_counts_the_noun_asked(question: str, span: str, counts: bool) 
 
     words = set(arabic.words(question))
     assert type_satisfied("number", arabic.words(span), words, noun=counted_noun(question)) is counts
+
+
+@pytest.mark.parametrize("span, dated", [
+    ("فتح العثمانيون القسطنطينية سنة 1453م بعد حصار طويل", True),  # a year marked م
+    ("وُلد في 1320هـ بالقاهرة", True),  # a Hijri year, هـ
+    ("أُنشئت اللجنة في تموز/يوليو1961", True),  # a year glued to its month
+    ("سُحبت الاستثمارات أواخر الثمانينيات", True),  # a decade in words
+    ("بدأت الحركة منتصف القرن الثامن عشر", True),  # a century
+    ("انعقدت الجمعية العامة في مراكش بحضور الوفود", False),
+    ("سلك الطريق99 نحو الشمال", False),  # a road number is no date
+])
+def test_dates_written_the_arabic_ways_answer_when_questions(span: str, dated: bool) -> None:
+    from assistant.qtypes import type_satisfied
+
+    assert type_satisfied("date", arabic.words(span), set(arabic.words("متى حدث ذلك؟"))) is dated
