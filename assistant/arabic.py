@@ -202,6 +202,14 @@ def unit(token: str) -> str:
     return u.get(t) or (u.get(t[:-1], "") if t.endswith("ا") else "")
 
 
+def unglue(word: str, known: set[str]) -> str:
+    """A word without the conjunction glued to it («وكم» -> «كم», «ولماذا» -> «لماذا») when what follows is ``known``;
+    otherwise the word itself (a word of ``known`` that starts with و, «وين», keeps it)."""
+    if word[:1] in ("و", "ف") and len(word) > 2 and word not in known and word[1:] in known:
+        return word[1:]
+    return word
+
+
 def is_number_token(token: str) -> bool:
     """True for a normalised token that denotes a number (digits or an Arabic number word)."""
     if any(ch.isdigit() for ch in token):
@@ -321,6 +329,19 @@ NAME_Q_PAIRS = (("من", "هو"), ("من", "هي"), ("من", "هم"), ("ما", "
 PERSON_HEADS = {"رييس", "مدير", "امين", "وزير", "ملك", "قايد", "مسوول", "زعيم", "مدرب", "لاعب", "كاتب", "مولف",
                  "سفير", "نايب", "عضو", "مفوض", "والي", "حاكم", "شخص", "رجل", "امراه", "متحدث", "ناطق", "قاضي",
                  "رييسه", "مديره", "وزيره", "الفايز", "بطل", "مخرج", "صحفي", "عميد", "محافظ", "مستشار"}
+
+
+# Why-questions («لماذا»، «ولأي سبب»، «ما الغرض من…») and the words that give a cause or a purpose in Arabic prose:
+# causal and final connectives, verbs of aiming, and the accusative verbal noun of purpose (المفعول لأجله: «تقديرًا
+# لـ»، «تلبيةً لـ»). Such a marker is in the answer sentence of 44 % of the why-questions of the training data
+# (34: XQuAD-ar less its held-out articles, and ARCD train) against 6 % of the other sentences of their paragraphs:
+# a preference, never a requirement (qtypes.asks_reason, qtypes.gives_reason).
+REASON_Q = {"لماذا", "ليش", "علاش", "ليه"}
+REASON_NOUNS = {"سبب", "السبب", "اسباب", "الاسباب", "غرض", "الغرض", "هدف", "الهدف", "غايه", "الغايه", "داعي"}
+REASON_MARKERS = {"بسبب", "لان", "لانه", "لانها", "لانهم", "نظرا", "بفضل", "بهدف", "اجل", "لاجل", "كي", "لكي", "بغيه",
+                  "نتيجه", "كون", "كونه", "كونها", "كونهم", "بدافع", "جراء", "قصد", "يهدف", "تهدف", "يرمي", "ترمي",
+                  "يروم", "تروم", "سعيا"}
+NOT_REASON = {"وفقا", "طبقا", "تبعا", "خلافا", "قياسا", "جدا", "ايضا", "سابقا", "لاحقا", "حاليا", "تقريبا", "غالبا"}  # «وفقًا لـ»: manner
 
 
 # Follow-up questions: question words, pronouns and back-references (chat.py decides with them).

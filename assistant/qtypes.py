@@ -13,8 +13,7 @@ def question_type(question: str) -> str:
     """One of "number", "date", "place", "name" or "other", from the question's words."""
     # a glued conjunction comes off a question word («وأين», «فمتى», «وكم»), never off one that starts with و («وين»)
     asking = arabic.QUESTION_WORDS | arabic.NUMBER_Q | arabic.DATE_Q | arabic.PLACE_Q | {"مين", "شكون"}
-    ws = [w[1:] if w[:1] in ("و", "ف") and len(w) > 2 and w not in asking and w[1:] in asking else w
-          for w in arabic.words(question)]
+    ws = [arabic.unglue(w, asking) for w in arabic.words(question)]
     head = ws[:4]
     if any(w in arabic.DATE_Q for w in head) or ("اي" in head and any(w in {"يوم", "سنه", "عام", "شهر", "تاريخ"} for w in ws)):
         return "date"
@@ -62,7 +61,7 @@ def counted_noun(question: str) -> str:
     """The noun a «كم» question counts («كم يومًا»، «وكم عدد الدول»، «شحال من دولة»), or "" when none follows."""
     ws = arabic.words(question)
     for i, w in enumerate(ws):
-        if w in arabic.NUMBER_Q or (w[:1] in ("و", "ف") and w[1:] in arabic.NUMBER_Q):
+        if arabic.unglue(w, arabic.NUMBER_Q) in arabic.NUMBER_Q:
             for x in ws[i + 1:i + 4]:
                 if x not in arabic.NUMBER_Q and x != "من":
                     return "" if x in arabic.stopwords() else x
@@ -118,25 +117,12 @@ def _dual_of(word: str, qstems: set[str]) -> bool:
     return False
 
 
-# Why-questions («لماذا»، «ولأي سبب»، «ما الغرض من…») and the words that give a cause or a purpose in Arabic prose:
-# causal and final connectives, verbs of aiming, and the accusative verbal noun of purpose (المفعول لأجله: «تقديرًا
-# لـ»، «تلبيةً لـ»). Such a marker is in the answer sentence of 44 % of the why-questions of the training data
-# (34: XQuAD-ar less its held-out articles, and ARCD train) against 6 % of the other sentences of their paragraphs:
-# a preference, never a requirement.
-REASON_Q = {"لماذا", "ليش", "علاش", "ليه"}
-REASON_NOUNS = {"سبب", "السبب", "اسباب", "الاسباب", "غرض", "الغرض", "هدف", "الهدف", "غايه", "الغايه", "داعي"}
-REASON_MARKERS = {"بسبب", "لان", "لانه", "لانها", "لانهم", "نظرا", "بفضل", "بهدف", "اجل", "لاجل", "كي", "لكي", "بغيه",
-                  "نتيجه", "كون", "كونه", "كونها", "كونهم", "بدافع", "جراء", "قصد", "يهدف", "تهدف", "يرمي", "ترمي",
-                  "يروم", "تروم", "سعيا"}
-NOT_REASON = {"وفقا", "طبقا", "تبعا", "خلافا", "قياسا", "جدا", "ايضا", "سابقا", "لاحقا", "حاليا", "تقريبا", "غالبا"}  # «وفقًا لـ»: manner
-
-
 def asks_reason(question: str) -> bool:
     """True for a question that asks why or what for («ولماذا؟»، «لأي غرض؟»، «ما سبب…؟»)."""
-    ws = [w[1:] if w[:1] in ("و", "ف") and w[1:] in REASON_Q | {"لاي"} else w for w in arabic.words(question)]
+    ws = [arabic.unglue(w, arabic.REASON_Q | {"لاي"}) for w in arabic.words(question)]
     head = ws[:3]
-    return any(w in REASON_Q for w in head) or any(
-        a in {"ما", "لاي", "هو", "هي"} and b in REASON_NOUNS for a, b in zip(head, head[1:]))
+    return any(w in arabic.REASON_Q for w in head) or any(
+        a in {"ما", "لاي", "هو", "هي"} and b in arabic.REASON_NOUNS for a, b in zip(head, head[1:]))
 
 
 def gives_reason(span: str) -> bool:
@@ -145,9 +131,9 @@ def gives_reason(span: str) -> bool:
         return True
     span_words = arabic.words(span)
     for w, nxt in zip(span_words, span_words[1:] + [""]):
-        if w in REASON_MARKERS or (w[1:] in REASON_MARKERS and w[0] == "و"):
+        if arabic.unglue(w, arabic.REASON_MARKERS) in arabic.REASON_MARKERS:
             return True
-        if len(w) > 3 and w.endswith("ا") and w not in NOT_REASON and nxt.startswith("ل") and len(nxt) > 2:
+        if len(w) > 3 and w.endswith("ا") and w not in arabic.NOT_REASON and nxt.startswith("ل") and len(nxt) > 2:
             return True
     return False
 
