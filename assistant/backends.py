@@ -67,6 +67,7 @@ EMBEDDERS: dict[str, _Entry] = {
 ANSWERERS: dict[str, _Entry] = {
     "rules": "assistant.readers.rules:rules_answerer",
     "trained": "assistant.readers.trained.answerer:trained_answerer",
+    "combined": "assistant.readers.combined:combined_answerer",
 }
 _LOADED: dict[tuple[str, str], Embedder] = {}
 _LOCK = threading.Lock()

@@ -92,7 +92,7 @@ class Answer:
     confidence: float = 0.0
     backend: str = "extractive"
     short_answer: ShortAnswer | None = None
-    reader: str = "rules"  # which reader decided: "trained", or "rules" (none configured, or a fallback)
+    reader: str = "rules"  # which reader decided: "combined", "trained", or "rules" (configured, or a fallback)
     reader_note: str = ""  # why the rules answered when the trained reader was wanted (Arabic, for people)
     followup_of: str = ""  # the earlier question whose topic completed this one ("" when it stood alone)
     followup_near: tuple[str, ...] = ()  # "source#paragraph" of the previous answer, where a follow-up looked first

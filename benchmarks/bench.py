@@ -1,4 +1,4 @@
-"""Benchmark: cold start to first answer, warm latency p50/p95, ingestion time, peak memory.
+"""Benchmark: cold start to first answer, warm latency p50/p95, ingestion time, peak memory (rules, trained, combined).
 
 Prints the figures and writes them to benchmarks/results/latest.json (and a dated copy). Run it with
 ``.venv/bin/python benchmarks/bench.py`` from the repository root. It measures; it never asserts.
@@ -82,7 +82,7 @@ def main() -> int:
         return 1
     reps = QUESTIONS * 3
     runs = {}
-    for reader in ("rules", "trained"):  # the same process path, with and without the trained reader
+    for reader in ("rules", "trained", "combined"):  # the same process path, with and without the trained reader
         t0 = time.time()
         out = subprocess.run([py, "-c", CHILD, str(t0), QUESTIONS[0], json.dumps(reps)],
                              env=dict(env, ASSISTANT_READER=reader), capture_output=True, text=True, check=True)
@@ -90,6 +90,7 @@ def main() -> int:
     child = runs["trained"]
     lat = child["lat"]
     base = runs["rules"]
+    default = runs["combined"]
     results = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -108,6 +109,11 @@ def main() -> int:
         "reader_adds_first_answer_seconds": round(child["first"] - base["first"], 2),
         "reader_adds_warm_p50_ms": round(pct(lat, 50) - pct(base["lat"], 50), 1),
         "reader_adds_rss_mb": round(child["rss_mb"] - base["rss_mb"], 1),
+        "default_reader": default["reader"],
+        "default_cold_start_to_first_answer_seconds": round(default["first"], 2),
+        "default_warm_latency_ms_p50": round(pct(default["lat"], 50), 1),
+        "default_warm_latency_ms_p95": round(pct(default["lat"], 95), 1),
+        "default_peak_rss_mb": round(default["rss_mb"], 1),
         "peak_rss_mb_children_max": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
     shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,72 @@
+"""The default reader: the rules decide whether to answer, the trained reader what to quote."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import make_settings
+
+from assistant.config import Settings
+
+Q181 = "كم عدد الدول التي شاركت في الجمعية العامة؟"
+
+
+def test_combined_is_the_default_reader() -> None:
+    assert Settings().reader == "combined"
+
+
+@pytest.fixture(scope="module")
+def combined(trained_assistant):  # type: ignore[no-untyped-def]
+    """The trained assistant's index, answered by the combined reader."""
+    from assistant.service import Assistant
+
+    return Assistant(trained_assistant.settings.replace(reader="combined"))
+
+
+@pytest.mark.slow
+def test_answer_quotes_the_trained_sentence_with_its_short_answer(combined, trained_assistant) -> None:  # type: ignore[no-untyped-def]
+    a = combined.ask(Q181)
+    t = trained_assistant.ask(Q181)
+    assert a.reader == "combined" and not a.refused
+    assert a.citations[0].quote == t.citations[0].quote and "181" in a.citations[0].quote
+    sa = a.short_answer
+    assert sa is not None and "181" in sa.text
+    assert combined.source(sa.source_id).text[sa.start:sa.end] == sa.text
+    assert a.confidence == pytest.approx(t.confidence)  # the trained reader's calibrated probability
+
+
+@pytest.mark.slow
+def test_rules_refusal_stands(combined) -> None:  # type: ignore[no-untyped-def]
+    for q in ("ما هي عاصمة اليابان؟", "كيف سيكون الطقس في الرباط غدا؟"):
+        a = combined.ask(q)
+        assert a.refused and a.reader == "combined" and not a.citations and a.short_answer is None, q
+
+
+@pytest.mark.slow
+def test_rules_answer_when_the_trained_reader_finds_nothing(combined) -> None:  # type: ignore[no-untyped-def]
+    """A trained reader that refuses everything hands the answer back to the rules, not to a refusal."""
+    from assistant.readers.combined import CombinedAnswerer
+    from assistant.readers.rules import ExtractiveAnswerer
+    from assistant.readers.trained.answerer import ReaderAnswerer
+
+    index, answerer = combined._load()
+    assert isinstance(answerer, CombinedAnswerer)
+    strict = CombinedAnswerer(answerer.rules, ReaderAnswerer(index, replace(answerer.reader.reader, threshold=1.01)))
+    passages = index.search(Q181, k=5)
+    a = strict.answer(Q181, passages)
+    rules = ExtractiveAnswerer(index).answer(Q181, passages)
+    assert not a.refused and a.reader == "combined"
+    assert a.citations == rules.citations and "181" in a.text
+
+
+def test_missing_trained_reader_leaves_the_rules_with_a_note(article_home: Path, tmp_path: Path) -> None:
+    from assistant.ingest import sync
+    from assistant.service import Assistant
+
+    s = make_settings(article_home, reader="combined", reader_path=tmp_path / "gone.json.gz")
+    sync(s)
+    a = Assistant(s).ask(Q181)
+    assert a.reader == "rules" and "القارئ" in a.reader_note
