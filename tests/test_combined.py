@@ -70,3 +70,21 @@ def test_missing_trained_reader_leaves_the_rules_with_a_note(article_home: Path,
     sync(s)
     a = Assistant(s).ask(Q181)
     assert a.reader == "rules" and "القارئ" in a.reader_note
+
+
+@pytest.mark.slow
+def test_trained_reader_overrides_a_rules_refusal_only_when_nearly_sure(combined, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from assistant.readers import combined as combined_module
+    from assistant.readers.combined import CombinedAnswerer
+    from assistant.readers.rules import ExtractiveAnswerer
+
+    index, answerer = combined._load()
+    rules = ExtractiveAnswerer(index)
+    rules.settings = rules.settings.replace(min_score=99.0)  # rules that refuse everything
+    both = CombinedAnswerer(rules, answerer.reader)
+    passages = index.search(Q181, k=5)
+    monkeypatch.setattr(combined_module, "OVERRIDE", 1.01)
+    assert both.answer(Q181, passages).refused
+    monkeypatch.setattr(combined_module, "OVERRIDE", 0.0)
+    a = both.answer(Q181, passages)
+    assert not a.refused and a.reader == "combined" and "181" in a.short_answer.text
