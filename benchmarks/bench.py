@@ -82,7 +82,7 @@ def main() -> int:
         return 1
     reps = QUESTIONS * 3
     runs = {}
-    for reader in ("rules", "trained", "combined"):  # the same process path, with and without the trained reader
+    for reader in ("rules", "trained", "combined"):  # the same process path with each reader (combined: the default)
         t0 = time.time()
         out = subprocess.run([py, "-c", CHILD, str(t0), QUESTIONS[0], json.dumps(reps)],
                              env=dict(env, ASSISTANT_READER=reader), capture_output=True, text=True, check=True)

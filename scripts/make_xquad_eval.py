@@ -2,6 +2,7 @@
 """Write the held-out XQuAD-ar evaluation suite from ``xquad.ar.json``, deterministically.
 
     .venv/bin/python scripts/make_xquad_eval.py [PATH/TO/xquad.ar.json]   # default: ../shared/data/xquad.ar.json
+    .venv/bin/python scripts/make_xquad_eval.py --dev                      # the dev split's set instead
 
 Writes
 
@@ -15,7 +16,10 @@ Writes
   held-out articles (``assistant.readers.trained.data.xquad_split()``) is an answerable item, and has an
   unanswerable twin (same question, id ``<id>-twin``) asked with ``exclude_sources`` set to its gold
   paragraph and to every other paragraph of the 240 that contains one of its gold answers
-  (``arabic.contains_fact``): the twin is asked against passages that do not hold its answer.
+  (``arabic.contains_fact``): the twin is asked against passages that do not hold its answer;
+* with ``--dev``, only ``evals/dev/xquad-dev.yaml``: the same for the dev split's articles (where the reader's
+  choices are made; never a gate), over the same paragraph files. A dev question whose gold answer its paragraph
+  does not hold (no fix is made for it by hand) is left out.
 
 Run it again after changing it; the output depends only on the input file.
 """
@@ -89,7 +93,7 @@ DEV_HEADER = """\
 #
 # Dev articles (assistant.readers.trained.data.xquad_split(), 0-based positions): {articles}: the reader's own dev
 # split, where its choices are made. Never a gate. {n} questions, each with its unanswerable twin, as in
-# evals/xquad-heldout.yaml.
+# evals/xquad-heldout.yaml (a question whose gold answer its paragraph does not hold is left out).
 """
 
 
@@ -153,10 +157,8 @@ def build(data: dict, split: str = "heldout") -> tuple[dict[str, str], dict, lis
                     continue
                 missing = [a for a in alts if not arabic.contains_fact(body, a)]
                 if missing and split == "dev":  # the dev copy is not fixed by hand: a question it cannot score is left out
-                    alts = [a for a in alts if a not in missing]
-                    if not alts:
-                        continue
-                elif missing:
+                    continue
+                if missing:
                     raise SystemExit(f"{sid} q{q_no}: gold answer(s) {missing} not found in the paragraph by contains_fact")
                 qid = str(qa.get("id") or f"{sid}-{q_no}")
                 if qid in seen_ids:
@@ -182,6 +184,12 @@ def build(data: dict, split: str = "heldout") -> tuple[dict[str, str], dict, lis
     return files, the_set, chosen, n
 
 
+def _write_set(path: Path, header: str, the_set: dict, articles: list[int], n: int) -> None:
+    """The set file: its comment header, then the set as YAML."""
+    body = yaml.safe_dump(the_set, allow_unicode=True, sort_keys=False, width=110, default_flow_style=None)
+    path.write_text(header.format(articles=", ".join(map(str, articles)), n=n) + body, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("input", nargs="?", type=Path, default=DEFAULT_INPUT, help="xquad.ar.json (SQuAD format)")
@@ -189,12 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"write the dev split's questions to {DEV_SET_FILE.relative_to(ROOT)} instead (for choices; never a gate)")
     args = ap.parse_args(argv)
     data = json.loads(args.input.read_text(encoding="utf-8-sig"))
-    files, the_set, heldout, n = build(data, "dev" if args.dev else "heldout")
+    files, the_set, articles, n = build(data, "dev" if args.dev else "heldout")
     if args.dev:
-        DEV_SET_FILE.write_text(DEV_HEADER.format(articles=", ".join(map(str, heldout)), n=n)
-                                + yaml.safe_dump(the_set, allow_unicode=True, sort_keys=False, width=110,
-                                                 default_flow_style=None), encoding="utf-8")
-        print(f"wrote {DEV_SET_FILE.relative_to(ROOT)} ({n} answerable items + {n} twins, dev articles {heldout})")
+        _write_set(DEV_SET_FILE, DEV_HEADER, the_set, articles, n)
+        print(f"wrote {DEV_SET_FILE.relative_to(ROOT)} ({n} answerable items + {n} twins, dev articles {articles})")
         return 0
     DOCS.mkdir(parents=True, exist_ok=True)
     for old in DOCS.iterdir():  # paragraph files this run does not write again are stale
@@ -203,10 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, content in files.items():
         (DOCS / name).write_text(content, encoding="utf-8")
     (DOCS / "README.md").write_text(README.format(n=len(files)), encoding="utf-8")
-    body = yaml.safe_dump(the_set, allow_unicode=True, sort_keys=False, width=110, default_flow_style=None)
-    SET_FILE.write_text(HEADER.format(articles=", ".join(map(str, heldout)), n=n) + body, encoding="utf-8")
+    _write_set(SET_FILE, HEADER, the_set, articles, n)
     print(f"wrote {len(files)} paragraph files to {DOCS.relative_to(ROOT)}/ and {SET_FILE.relative_to(ROOT)} "
-          f"({n} answerable items + {n} twins, held-out articles {heldout})")
+          f"({n} answerable items + {n} twins, held-out articles {articles})")
     return 0
 
 
