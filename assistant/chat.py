@@ -64,6 +64,12 @@ def is_follow_up(question: str) -> bool:
     return len(content) <= 1 or (len(content) <= 3 and (conj or refers)) or _asks_nothing(question)
 
 
+def asks_own_words(question: str) -> bool:
+    """True when a question holds words of its own beyond question words, stopwords and back-references («وما
+    اسم قلعتهم؟» asks about a castle; «ولماذا؟» holds nothing but its question word)."""
+    return bool(_parts(question)[0])
+
+
 def _topic_source(history: list[str]) -> str:
     """The most recent earlier question that stood on its own (the first one when all leaned on others)."""
     for q in reversed(history):

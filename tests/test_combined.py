@@ -88,3 +88,23 @@ def test_trained_reader_overrides_a_rules_refusal_only_when_nearly_sure(combined
     monkeypatch.setattr(combined_module, "OVERRIDE", 0.0)
     a = both.answer(Q181, passages)
     assert not a.refused and a.reader == "combined" and "181" in a.short_answer.text
+
+
+@pytest.mark.slow
+def test_a_follow_up_is_read_as_completed_and_as_typed(combined) -> None:  # type: ignore[no-untyped-def]
+    """The trained reader keeps the more confident of its two readings of a follow-up with words of its own."""
+    from assistant.readers.trained.answerer import ReaderAnswerer
+
+    index, answerer = combined._load()
+    reader = ReaderAnswerer(index, answerer.reader.reader)
+    typed, completed = "وكم دولة شاركت فيها؟", "وكم دولة شاركت فيها الجمعية العامة للإنتربول مراكش؟"
+    passages = index.search(completed, k=5)
+    both = reader.answer(typed, passages, resolved=completed)
+    readings = [reader.answer(completed, passages), reader.answer(typed, passages)]
+    best = max((r for r in readings if not r.refused), key=lambda r: r.confidence)
+    assert not both.refused and both.confidence == pytest.approx(best.confidence)
+    assert both.citations[0].quote == best.citations[0].quote
+    assert both.resolved_question == completed  # what was searched stays on record
+    bare = reader.answer("ولماذا؟", passages, resolved="ولماذا انعقدت الجمعية العامة للإنتربول في مراكش؟")
+    assert bare.confidence == pytest.approx(reader.answer("ولماذا انعقدت الجمعية العامة للإنتربول في مراكش؟",
+                                                          passages).confidence)  # nothing of its own: read once

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from ...chat import asks_own_words
 from ...errors import ReaderUnavailable
 from ...messages import message
 from ...models import Answer, Citation, Passage, ShortAnswer
@@ -37,6 +38,13 @@ class ReaderAnswerer:
         cands = gather(self.index, passages)
         texts = {c.source_id: self.index.sources[c.source_id].text for c in cands}
         reading = self.reader.read(asked, self.index.query_vector(asked), cands, texts) if cands else None
+        if cands and asked != question and asks_own_words(question):
+            # a follow-up is read twice, as completed and as typed: the earlier question's words, there to find the
+            # paragraph, can pull the reading back to the sentence that answered it (dev conversations 0.681 -> 0.702)
+            typed = self.reader.read(question, self.index.query_vector(question), cands, texts)
+            if typed is not None and typed.answers and (reading is None or not reading.answers
+                                                         or typed.answer_prob > reading.answer_prob):
+                reading = typed
         if reading is None or not reading.answers:
             return Answer(question=question, text=message("refusal"), refused=True, resolved_question=asked,
                           passages=tuple(passages), confidence=reading.answer_prob if reading else 0.0,
