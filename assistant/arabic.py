@@ -249,10 +249,22 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     end = len(text) if end is None else end
     spans, pos = [], start
     for m in _SENT_END.finditer(text, start, end):
+        if _is_initial(text, m.start(), m.end(), start):
+            continue
         spans.append(_trim(text, pos, m.end()))
         pos = m.end()
     spans.append(_trim(text, pos, end))
     return [s for s in spans if s[1] > s[0] and WORD.search(text, s[0], s[1])]
+
+
+def _is_initial(text: str, dot: int, after: int, start: int) -> bool:
+    """True for the period of a one-letter initial inside a name («م. ثيو كيرني»، «د. أحمد», «J. Smith»): a
+    lone letter before it and a word right after, on the same line."""
+    if text[dot:after] != "." or dot - 1 < start or not text[dot - 1].isalpha():
+        return False
+    if dot - 2 >= start and not text[dot - 2].isspace() and text[dot - 2] not in "(«\"“":
+        return False
+    return after + 1 < len(text) and text[after] == " " and text[after + 1].isalpha()
 
 
 def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

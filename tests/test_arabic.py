@@ -38,6 +38,12 @@ def test_sentences_end_at_arabic_and_latin_punctuation_not_decimals():
     assert parts == ["هل شاركت الدول؟", "نعم، شاركت 181 دولة.", "بلغت النسبة 3.5 بالمئة!", "انتهى"]
 
 
+def test_an_initial_inside_a_name_does_not_end_the_sentence():
+    text = "سميت الجادة باسم المليونير م. ثيو كيرني. وقال د. أحمد إن ج. أ. هوبسون كتب. العدد ن.\nسطر"
+    parts = [text[s:e] for s, e in arabic.sentence_spans(text)]
+    assert parts == ["سميت الجادة باسم المليونير م. ثيو كيرني.", "وقال د. أحمد إن ج. أ. هوبسون كتب.", "العدد ن.", "سطر"]
+
+
 def test_clauses_split_at_arabic_comma_and_semicolon():
     text = "أولًا، جاء الوفد؛ ثم بدأ الاجتماع"
     assert [text[s:e] for s, e in arabic.clause_spans(text, 0, len(text))] == ["أولًا،", "جاء الوفد؛", "ثم بدأ الاجتماع"]
