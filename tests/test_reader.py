@@ -123,6 +123,22 @@ def test_window_holds_the_span_and_stays_within_budget() -> None:
     assert len(tokens(text, s, e)) <= 6
 
 
+def test_window_takes_in_the_rest_of_a_short_bracket_it_cuts() -> None:
+    r = replace(reader_model.load(), whole_words=10, window_words=6)
+    text = "كلمة0 كلمة1 كلمة2 كلمة3 كلمة4 كلمة5 كلمة6 كلمة7 كلمة8 (من 160 إلى 227 ميلا) كلمة9 كلمة10 كلمة11 كلمة12"
+    c = Candidate("s", 1, 0, len(text), text, np.zeros(3, dtype=np.float32))
+    toks = tokens(text, 0, len(text))
+    s, e = r.window(text, c, (toks[8].start, toks[8].end))
+    assert text[s:e].count("(") == text[s:e].count(")") == 1 and text[s:e].endswith("ميلا)")
+    from assistant.readers.trained.windows import balanced
+
+    inner = text.index("160")
+    assert text[slice(*balanced(text, inner, len(text), 0, len(text)))].startswith("(من 160")
+    long = "أ " + "(" + " ".join(f"w{i}" for i in range(20)) + ") ب ج د"
+    cut = long.index("w15")
+    assert balanced(long, cut, len(long), 0, len(long)) == (cut, len(long))  # a long bracket is left cut, not grown
+
+
 def test_window_model_quotes_where_the_span_head_puts_the_answer() -> None:
     """A long sentence is cut where the span head's probability lies, not only around its single best span, and the
     short answer stays inside the quote."""

@@ -24,7 +24,7 @@ COMBINER_FEATURES: tuple[str, ...] = ("logit_a", "margin", "margin_gap", "rank_a
 NEURAL_ANSWERABLE_FEATURES: tuple[str, ...] = (*ANSWERABLE_FEATURES, "margin_chosen", "margin_max")
 SPAN_HEAD = "span-head.safetensors"
 from .spans import SPAN_FEATURES, candidate_spans, span_matrix, tokens
-from .windows import WINDOW_FEATURES
+from .windows import WINDOW_FEATURES, balanced
 
 ARTEFACT_DIR = Path(__file__).resolve().parent / "artefact"
 ARTEFACT = ARTEFACT_DIR / "reader.json.gz"
@@ -124,7 +124,8 @@ class TrainedReader:
         if len(toks) <= self.whole_words:
             return c.start, c.end
         if self.windower is not None and question:
-            return self._scored_window(Question.of(question), text, toks, p_start, p_end)
+            s, e = self._scored_window(Question.of(question), text, toks, p_start, p_end)
+            return balanced(text, s, e, c.start, c.end)
         i = next((k for k, t in enumerate(toks) if t.end > span[0]), 0)
         j = next((k for k in range(len(toks) - 1, -1, -1) if toks[k].start < span[1]), len(toks) - 1)
         need = max(self.window_words - (j - i + 1), 0)
@@ -134,7 +135,7 @@ class TrainedReader:
         lo = max(0, min(lo, hi - self.window_words + 1))
         start = c.start if lo == 0 else toks[lo].start
         end = c.end if hi == len(toks) - 1 else toks[hi].end
-        return start, end
+        return balanced(text, start, end, c.start, c.end)
 
     def _scored_window(self, q: Question, text: str, toks: list, p_start: np.ndarray | None,
                        p_end: np.ndarray | None) -> tuple[int, int]:

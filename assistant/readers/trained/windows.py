@@ -75,3 +75,32 @@ def holds_answer(text: str, toks: Sequence[Token], win: tuple[int, int], answers
     """Whether the window's words hold one of the gold answers."""
     shown = text[toks[win[0]].start:toks[win[1] - 1].end]
     return any(arabic.contains_fact(shown, a) for a in answers)
+
+
+_OPEN, _CLOSE = "([«", ")]»"
+MAX_BRACKET_GROWTH = 8  # words a window may grow by to take in the rest of a bracket it cuts
+
+
+def _pairs(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Matched bracket pairs (offsets of the opening and the closing mark) inside ``text[lo:hi]``."""
+    stack: list[tuple[int, str]] = []
+    out = []
+    for i in range(lo, hi):
+        ch = text[i]
+        if ch in _OPEN:
+            stack.append((i, _CLOSE[_OPEN.index(ch)]))
+        elif ch in _CLOSE and stack and stack[-1][1] == ch:
+            out.append((stack.pop()[0], i))
+    return out
+
+
+def balanced(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+    """The window ``text[start:end]`` of the sentence ``text[lo:hi]`` grown to take in the rest of a bracket it cuts
+    open («…مربّعا (من 160000 إلى 227000 ميلا مربّعاً)» rather than «…(من 160000»), when that rest is short; a window
+    never loses words this way (dropping the cut part lost facts on dev: the part can be what was asked)."""
+    for o, c in _pairs(text, lo, hi):
+        if o < start <= c and len(arabic.WORD.findall(text, o, start)) <= MAX_BRACKET_GROWTH:
+            start = o
+        if o < end <= c and len(arabic.WORD.findall(text, end, c + 1)) <= MAX_BRACKET_GROWTH:
+            end = c + 1
+    return start, end
