@@ -43,6 +43,7 @@ def test_rules_refusal_stands(combined) -> None:  # type: ignore[no-untyped-def]
     for q in ("ما هي عاصمة اليابان؟", "كيف سيكون الطقس في الرباط غدا؟"):
         a = combined.ask(q)
         assert a.refused and a.reader == "combined" and not a.citations and a.short_answer is None, q
+        assert 0.0 <= a.confidence < 0.9, q  # the trained reader's probability, below the override
 
 
 @pytest.mark.slow
@@ -60,6 +61,9 @@ def test_rules_answer_when_the_trained_reader_finds_nothing(combined) -> None:  
     rules = ExtractiveAnswerer(index).answer(Q181, passages)
     assert not a.refused and a.reader == "combined"
     assert a.citations == rules.citations and "181" in a.text
+    # one scale: the reader's own (low) probability, not the rules' score
+    assert a.confidence == pytest.approx(strict.reader.answer(Q181, passages).confidence)
+    assert a.confidence != pytest.approx(rules.confidence)
 
 
 def test_missing_trained_reader_leaves_the_rules_with_a_note(article_home: Path, tmp_path: Path) -> None:

@@ -45,11 +45,13 @@ class CombinedAnswerer:
         trained reader's sentence (the rules' own window when the trained reader finds nothing worth quoting)."""
         ruled = self.rules.answer(question, passages, resolved=resolved, near=near)
         read = self.reader.answer(question, passages, resolved=resolved)
+        # the confidence is always the trained reader's calibrated probability that the answer holds the fact, never
+        # the rules' score (another scale): when the rules' words stand, it says how little the reader believes them
         if ruled.refused:
             sure = not read.refused and read.confidence >= OVERRIDE
-            return replace(read if sure else ruled, reader=NAME)
+            return replace(read if sure else ruled, reader=NAME, confidence=read.confidence)
         if read.refused:
-            return replace(ruled, reader=NAME)
+            return replace(ruled, reader=NAME, confidence=read.confidence)
         return replace(read, reader=NAME)
 
 
