@@ -319,3 +319,16 @@ def test_trained_reader_answers_without_torch(trained_assistant) -> None:  # typ
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["trained", "True", "False"]
+
+
+def test_short_answer_of_a_date_takes_the_whole_date_and_drops_a_leading_fi() -> None:
+    from assistant.readers.trained.spans import tidy_span
+
+    text = "انعقدت الدورة بمدينة مراكش ما بين 24 و27 نونبر 2025، بحضور الوفود. وتأسست المنظمة في 1923 بفيينا."
+    year = text.index("2025")
+    s, e = tidy_span("date", text, (year, year + 4), (0, len(text)))
+    assert text[s:e] == "24 و27 نونبر 2025"  # stops at the comma
+    fi = text.index("في 1923")
+    assert text[slice(*tidy_span("date", text, (fi, fi + 7), (0, len(text))))] == "1923"
+    assert tidy_span("other", text, (fi, fi + 7), (0, len(text))) == (fi, fi + 7)  # other questions keep the span
+    assert tidy_span("date", text, (year, year + 4), (0, year - 5)) == (year, year + 4)  # nothing outside the quote

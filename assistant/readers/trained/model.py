@@ -23,7 +23,7 @@ from .features import (ANSWERABLE_FEATURES, IDF, SENTENCE_FEATURES, Candidate, Q
 COMBINER_FEATURES: tuple[str, ...] = ("logit_a", "margin", "margin_gap", "rank_a_inv", "cos", "cos_gap")
 NEURAL_ANSWERABLE_FEATURES: tuple[str, ...] = (*ANSWERABLE_FEATURES, "margin_chosen", "margin_max")
 SPAN_HEAD = "span-head.safetensors"
-from .spans import SPAN_FEATURES, candidate_spans, span_matrix, tokens
+from .spans import SPAN_FEATURES, candidate_spans, span_matrix, tidy_span, tokens
 from .windows import WINDOW_FEATURES, balanced
 
 ARTEFACT_DIR = Path(__file__).resolve().parent / "artefact"
@@ -183,7 +183,8 @@ class TrainedReader:
         text = texts[c.source_id]
         span = self.best_span(q, text, c)
         win = self.window(text, c, span, question)
-        return Reading(c, float(probs[best]), p_ans, p_ans >= self.threshold, self.span_inside(q, text, span, win), win)
+        span = tidy_span(q.qtype, text, self.span_inside(q, text, span, win), win)
+        return Reading(c, float(probs[best]), p_ans, p_ans >= self.threshold, span, win)
 
     def combine(self, probs: np.ndarray, feats: np.ndarray, margins: np.ndarray) -> np.ndarray:
         """Design C's probabilities for the top sentences (in ``probs`` order given)."""
@@ -211,7 +212,7 @@ class TrainedReader:
             span = self.best_span(q, text, c)
         sc = scores[k]
         win = self.window(text, c, span, q.text, sc.p_start, sc.p_end)
-        span = self.span_inside(q, text, span, win, c, sc.p_start, sc.p_end)
+        span = tidy_span(q.qtype, text, self.span_inside(q, text, span, win, c, sc.p_start, sc.p_end), win)
         return Reading(c, float(p_top[k]), p_ans, p_ans >= self.threshold, span, win, sc.p_start, sc.p_end)
 
     def to_json(self) -> dict[str, Any]:

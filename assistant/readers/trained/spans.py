@@ -118,3 +118,32 @@ def f1(pred: str, gold: str) -> float:
 def exact(pred: str, gold: str) -> bool:
     """Exact match after normalisation."""
     return arabic.words(pred) == arabic.words(gold)
+
+
+_LEADING_IN = {"في"}
+
+
+def tidy_span(qtype: str, text: str, span: tuple[int, int], win: tuple[int, int]) -> tuple[int, int]:
+    """The short answer of a date, number or place question tidied inside the quoted window: a date grown over the
+    numbers and month names next to it («2025» -> «24 و27 نونبر 2025»), a leading «في» dropped («في 1891» -> «1891»)."""
+    if qtype not in ("date", "number", "place"):
+        return span
+    toks = tokens(text, win[0], win[1])
+    inside = [k for k, t in enumerate(toks) if t.end > span[0] and t.start < span[1]]
+    if not inside:
+        return span
+    i, j = inside[0], inside[-1]
+    if qtype == "date":
+        def datish(t: Token) -> bool:
+            return arabic.is_number_token(t.norm) or arabic.is_month_token(t.norm)
+        if any(datish(toks[k]) for k in range(i, j + 1)):
+            while i > 0 and datish(toks[i - 1]) and not _PUNCT_BETWEEN.search(text, toks[i - 1].end, toks[i].start):
+                i -= 1
+            while j + 1 < len(toks) and datish(toks[j + 1]) and not _PUNCT_BETWEEN.search(text, toks[j].end, toks[j + 1].start):
+                j += 1
+    if i < j and toks[i].norm in _LEADING_IN:
+        i += 1
+    return toks[i].start, toks[j].end
+
+
+_PUNCT_BETWEEN = re.compile(r"[،,؛;:.()]")
