@@ -121,6 +121,11 @@ def exact(pred: str, gold: str) -> bool:
 
 
 _LEADING_IN = {"في"}
+_PUNCT_BETWEEN = re.compile(r"[،,؛;:.()]")
+
+
+def _datish(t: Token) -> bool:
+    return arabic.is_number_token(t.norm) or arabic.is_month_token(t.norm)
 
 
 def tidy_span(qtype: str, text: str, span: tuple[int, int], win: tuple[int, int]) -> tuple[int, int]:
@@ -133,17 +138,13 @@ def tidy_span(qtype: str, text: str, span: tuple[int, int], win: tuple[int, int]
     if not inside:
         return span
     i, j = inside[0], inside[-1]
-    if qtype == "date":
-        def datish(t: Token) -> bool:
-            return arabic.is_number_token(t.norm) or arabic.is_month_token(t.norm)
-        if any(datish(toks[k]) for k in range(i, j + 1)):
-            while i > 0 and datish(toks[i - 1]) and not _PUNCT_BETWEEN.search(text, toks[i - 1].end, toks[i].start):
-                i -= 1
-            while j + 1 < len(toks) and datish(toks[j + 1]) and not _PUNCT_BETWEEN.search(text, toks[j].end, toks[j + 1].start):
-                j += 1
+    if qtype == "date" and any(_datish(toks[k]) for k in range(i, j + 1)):
+        def joined(a: int, b: int) -> bool:  # neighbours with no punctuation between them
+            return not _PUNCT_BETWEEN.search(text, toks[a].end, toks[b].start)
+        while i > 0 and _datish(toks[i - 1]) and joined(i - 1, i):
+            i -= 1
+        while j + 1 < len(toks) and _datish(toks[j + 1]) and joined(j, j + 1):
+            j += 1
     if i < j and toks[i].norm in _LEADING_IN:
         i += 1
     return toks[i].start, toks[j].end
-
-
-_PUNCT_BETWEEN = re.compile(r"[،,؛;:.()]")
