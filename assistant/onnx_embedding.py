@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .e5_small import E5_PASSAGE_PREFIX, E5_QUERY_PREFIX
+from .onnx_weights import session
 
 Progress = Callable[[str], None]
 
@@ -98,17 +99,10 @@ class OnnxE5:
     that a cold CLI answer does not need. Ingest wraps it (`llama_embedding.py`) for llama-index's pipeline."""
 
     def __init__(self, folder: Path, onnx_path: Path, batch_size: int = 8) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.model_name, self.embed_batch_size = str(folder), batch_size
-        options = ort.SessionOptions()
-        options.inter_op_num_threads = 1
-        # ONNX Runtime's threads spin while waiting for work by default: a third more CPU a question for no
-        # gain in a server, CPU the serving process and other users' questions need
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._session = session(onnx_path)
         # about 290 MB in memory: the trained reader borrows it (``tokenizer``) and never changes these settings
         self._tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)

@@ -332,3 +332,50 @@ def test_short_answer_of_a_date_takes_the_whole_date_and_drops_a_leading_fi() ->
     assert text[slice(*tidy_span("date", text, (fi, fi + 7), (0, len(text))))] == "1923"
     assert tidy_span("other", text, (fi, fi + 7), (0, len(text))) == (fi, fi + 7)  # other questions keep the span
     assert tidy_span("date", text, (year, year + 4), (0, year - 5)) == (year, year + 4)  # nothing outside the quote
+
+
+def _span_and_base(assistant):  # type: ignore[no-untyped-def]
+    from assistant.e5_small import E5_SMALL_DIRNAME
+    from assistant.onnx_embedding import ONNX_DIR, ONNX_NAME
+    from assistant.readers.trained.onnx_span import SPAN_ONNX, span_onnx_folder
+
+    assistant.ask("كم عدد الدول التي شاركت في الجمعية العامة؟")  # both exports are done by now
+    s = assistant.settings
+    digest = str(assistant._load()[1].reader.meta.get("span_head_sha256", ""))
+    return span_onnx_folder(s.cache_dir, digest) / SPAN_ONNX, s.cache_dir / E5_SMALL_DIRNAME / ONNX_DIR / ONNX_NAME
+
+
+@pytest.mark.slow
+def test_span_head_reads_the_embedders_own_bytes_for_what_it_did_not_train(trained_assistant) -> None:  # type: ignore[no-untyped-def]
+    """The word embeddings and the untrained bottom layers are held once a process: the span head's session is
+    given the embedder's tensors (the same memory), its retrained top layers its own."""
+    from assistant import onnx_weights
+    from assistant.readers.trained.neural import TRAINED_LAYERS
+
+    span, base = _span_and_base(trained_assistant)
+    same = onnx_weights.aliases(span, base)
+    assert same["bert.embeddings.word_embeddings.weight"] == "bert.embeddings.word_embeddings.weight"
+    layers = {int(n.split(".")[3]) for n in same if n.startswith("bert.encoder.layer.")}
+    assert layers == set(range(12 - TRAINED_LAYERS))
+    mine, theirs = onnx_weights.weights(span, base), onnx_weights.weights(base)
+    assert all(mine[n].data_ptr() == theirs[b].data_ptr() for n, b in same.items())
+    assert all(mine[n].data_ptr() not in {v.data_ptr() for v in theirs.values()} for n in mine if n not in same)
+
+
+@pytest.mark.slow
+def test_a_stale_or_garbled_shared_weights_table_is_found_again(trained_assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The table of shared tensors is a cache: garbled, it is rebuilt by content; an entry that pairs tensors of
+    different shapes is never believed."""
+    from assistant import onnx_weights
+
+    span, base = _span_and_base(trained_assistant)
+    right = onnx_weights.aliases(span, base)
+    shutil.copy(span, tmp_path / span.name)
+    (tmp_path / (span.name + ".data")).symlink_to(span.with_name(span.name + ".data"))
+    copy = tmp_path / span.name
+    (tmp_path / onnx_weights.ALIASES).write_text("{not json", encoding="utf-8")
+    assert onnx_weights.aliases(copy, base) == right
+    saved = json.loads((tmp_path / onnx_weights.ALIASES).read_text(encoding="utf-8"))
+    saved["tensors"]["bert.encoder.layer.11.output.dense.weight"] = "bert.embeddings.word_embeddings.weight"
+    (tmp_path / onnx_weights.ALIASES).write_text(json.dumps(saved), encoding="utf-8")
+    assert onnx_weights.aliases(copy, base) == right

@@ -3,8 +3,10 @@
 The span head is e5-small with its top layers retrained and a start/end layer. Run by torch it needs torch,
 transformers and the whole model in memory beside the ONNX embedder (about 15 s more for a fresh process's first
 answer and 600 MB). Exported once per span head (keyed by its sha256) to an ONNX graph whose weights sit in an
-external file that ONNX Runtime maps into memory, it opens in well under a second and only the layers and the
-embedding rows it reads become resident. The export needs torch once; answering never does.
+external file, it opens in well under a second. Its session (``onnx_weights.py``) reads the word embeddings and
+the bottom layers it shares with the embedder from the embedder's own mapped bytes, so a process holds them once;
+only its retrained top layers and the embedding rows it reads add to memory. The export needs torch once;
+answering never does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ...onnx_embedding import ONNX_DIR, ONNX_NAME
+from ...onnx_weights import session
 from .spanscore import MAX_TOKENS, PASSAGE_PREFIX, SpanScore, best_spans, clean_question
 
 Progress = Callable[[str], None]
@@ -85,16 +89,8 @@ class OnnxSpanReader:
     question and sentence apart and joins them as XLM-R joins a pair, ``<s> A </s></s> B </s>``, cutting only the
     sentence to the head's token limit (what ``truncation="only_second"`` does)."""
 
-    def __init__(self, onnx_path: Path, tokenizer: Any) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.inter_op_num_threads = 1
-        # ONNX Runtime's threads spin while waiting for work by default: a third more CPU a question for no
-        # gain in a server, CPU the serving process and other users' questions need
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    def __init__(self, onnx_path: Path, tokenizer: Any, base: Path | None = None) -> None:
+        self._session = session(onnx_path, base)
         self._tokenizer = tokenizer
         self._bos, self._eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
 
@@ -138,4 +134,5 @@ def onnx_span_reader(e5_folder: Path, state: dict, digest: str, cache_dir: Path,
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(Path(e5_folder) / "tokenizer.json"))
-    return OnnxSpanReader(export_span_onnx(e5_folder, state, digest, cache_dir, say), tokenizer)
+    return OnnxSpanReader(export_span_onnx(e5_folder, state, digest, cache_dir, say), tokenizer,
+                          Path(e5_folder) / ONNX_DIR / ONNX_NAME)
