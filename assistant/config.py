@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     max_pages: int = Field(200, gt=0, description="most pages of a scanned PDF or image read by OCR; a longer document is refused with a message (split it)")
     ocr_page_seconds: float = Field(60.0, gt=0, description="longest OCR of one page, in seconds; a page that takes longer stops that document with a message")
     reader: str = Field("combined", description="`combined` (the rules decide whether the sources answer, the trained reader chooses the sentence and its short answer), `rules` (the hand-written answerer alone) or `trained` (the shipped reader alone: sentence choice, short answer, calibrated refusal); a missing or damaged trained reader falls back to `rules` and says so in `reader_note`")
-    reader_path: Path | None = Field(None, description="a reader rebuilt elsewhere (`assistant train-reader --out DIR`); default: the one in `assistant/readers/trained/artefact/`")
+    reader_path: Path | None = Field(None, description="a reader rebuilt elsewhere: the folder `assistant train-reader --out DIR` wrote, or its `reader.json.gz`; default: the one in `assistant/readers/trained/artefact/`")
     answerer: Literal["extractive", "llm"] = Field("extractive", description="`extractive`, or `llm` for an OpenAI-compatible endpoint (each generated sentence must cite a passage the reader, rules or trained, quotes in its own answer)")
     llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="the endpoint: Ollama, llama.cpp server, vLLM or a hosted API")
     llm_model: str = Field("local", description="model name sent to the endpoint")

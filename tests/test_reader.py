@@ -379,3 +379,17 @@ def test_a_stale_or_garbled_shared_weights_table_is_found_again(trained_assistan
     saved["tensors"]["bert.encoder.layer.11.output.dense.weight"] = "bert.embeddings.word_embeddings.weight"
     (tmp_path / onnx_weights.ALIASES).write_text(json.dumps(saved), encoding="utf-8")
     assert onnx_weights.aliases(copy, base) == right
+
+
+@pytest.mark.slow
+def test_reader_path_may_name_the_folder_train_reader_wrote(trained_assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`ASSISTANT_READER_PATH` set to the folder of `train-reader --out DIR` loads the reader in it (not the rules)."""
+    from assistant.readers.trained.model import ARTEFACT
+    from assistant.service import Assistant
+
+    for f in ARTEFACT.parent.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    s = trained_assistant.settings.model_copy(update={"reader_path": tmp_path})
+    a = Assistant(s).ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
+    assert a.reader == "trained" and not a.reader_note
+    assert "181" in a.short_answer.text

@@ -81,7 +81,10 @@ def trained_answerer(index: "Index", settings: "Settings", progress: Callable[[s
     from ..rules import ExtractiveAnswerer
 
     try:
-        reader = _reader(Path(settings.reader_path or ARTEFACT), index.embed_model, settings, progress)
+        path = Path(settings.reader_path or ARTEFACT)
+        if path.is_dir():  # the folder `train-reader --out DIR` wrote
+            path = path / ARTEFACT.name
+        reader = _reader(path, index.embed_model, settings, progress)
     except ReaderUnavailable as exc:
         note = exc.text(settings.prompts)
         progress(note)
