@@ -29,6 +29,7 @@ Progress = Callable[[str], None]
 SPAN_ONNX, SPAN_DATA = "span.onnx", "span.onnx.data"
 PAD_ID = 1  # XLM-R's <pad>
 MIN_SENTENCE_TOKENS = 16
+PAIRS_PER_PASS = 4
 OPSET = 17
 
 
@@ -116,13 +117,23 @@ class OnnxSpanReader:
         if not sentences:
             return []
         rows, offs, seqs = self.pairs(question, sentences)
+        # a few pairs a pass, of like lengths: ONNX Runtime keeps its largest working buffers for the process's
+        # life, and one pass over six long pairs padded to the longest would hold them at their largest
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), PAD_ID, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for r, row in enumerate(rows):
-            ids[r, :len(row)] = row
-            mask[r, :len(row)] = 1
-        start, end = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        start = np.zeros((len(rows), width), dtype=np.float32)
+        end = np.zeros((len(rows), width), dtype=np.float32)
+        for k in range(0, len(order), PAIRS_PER_PASS):
+            part = order[k:k + PAIRS_PER_PASS]
+            w = max(len(rows[i]) for i in part)
+            ids = np.full((len(part), w), PAD_ID, dtype=np.int64)
+            mask = np.zeros((len(part), w), dtype=np.int64)
+            for r, i in enumerate(part):
+                ids[r, :len(rows[i])] = rows[i]
+                mask[r, :len(rows[i])] = 1
+            st, en = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            for r, i in enumerate(part):
+                start[i, :w], end[i, :w] = st[r], en[r]
         return best_spans(start, end, offs, seqs, sentences)
 
 
