@@ -32,7 +32,7 @@ OPSET = 17
 def export_onnx(folder: Path, say: Progress) -> Path:
     """The ONNX export of the sentence-transformers e5 folder (made once, atomically, beside the weights).
 
-    The weights go to an external data file that ONNX Runtime maps into memory instead of copying: the session
+    The weights go to an external data file that is mapped into memory (``onnx_weights.py``) instead of copied: the session
     opens in about 0.2 s and only the rows of the 250k-word embedding table that questions use become resident
     (about 150 MB for the model instead of 770 MB)."""
     target = Path(folder) / ONNX_DIR
