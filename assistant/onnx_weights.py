@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,15 @@ _maps: dict[tuple, np.memmap] = {}  # (path, inode, size, mtime) -> its map
 _values: dict[tuple, Any] = {}  # (that file, offset, length) -> OrtValue
 
 
+@dataclass(frozen=True)
 class Tensor:
     """Where one external tensor of a graph lies: its data file, byte offset and length, dtype and shape."""
 
-    __slots__ = ("data", "offset", "length", "dtype", "dims")
-
-    def __init__(self, data: Path, offset: int, length: int, dtype: np.dtype, dims: tuple[int, ...]) -> None:
-        self.data, self.offset, self.length, self.dtype, self.dims = data, offset, length, dtype, dims
+    data: Path
+    offset: int
+    length: int
+    dtype: np.dtype
+    dims: tuple[int, ...]
 
     def same_layout(self, other: "Tensor") -> bool:
         """Whether ``other`` has this tensor's dtype, shape and size."""
@@ -57,10 +60,26 @@ def external_tensors(onnx_path: Path) -> dict[str, Tensor]:
     try:
         saved = json.loads(kept.read_text(encoding="utf-8"))
         if saved.get("graph") == stamp:
-            return {n: Tensor(onnx_path.parent / loc, off, n_bytes, np.dtype(dt), tuple(dims))
-                    for n, (loc, off, n_bytes, dt, dims) in saved["tensors"].items()}
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+            return _tensors(onnx_path.parent, saved["tensors"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # no table, an old one or a damaged one: read the graph again
+    table = _read_table(onnx_path)
+    _keep(kept, {"graph": stamp, "tensors": table})
+    return _tensors(onnx_path.parent, table)
+
+
+def _tensors(folder: Path, table: dict[str, list]) -> dict[str, Tensor]:
+    out = {}
+    for n, (loc, off, n_bytes, dt, dims) in table.items():
+        data = Path(os.path.normpath(folder / loc))
+        if Path(os.path.normpath(folder)) not in data.parents:  # as ONNX Runtime insists: the data lies in its folder
+            raise ValueError(f"external data of {n} outside {folder}: {loc}")
+        out[n] = Tensor(data, int(off), int(n_bytes), np.dtype(dt), tuple(int(x) for x in dims))
+    return out
+
+
+def _read_table(onnx_path: Path) -> dict[str, list]:
+    """[location, offset, length, dtype, dims] of each external initializer, read from the graph itself."""
     import onnx
     from onnx.helper import tensor_dtype_to_np_dtype
 
@@ -70,9 +89,7 @@ def external_tensors(onnx_path: Path) -> dict[str, Tensor]:
             d = {e.key: e.value for e in t.external_data}
             table[t.name] = [d["location"], int(d.get("offset", 0)), int(d["length"]),
                              np.dtype(tensor_dtype_to_np_dtype(t.data_type)).str, [int(x) for x in t.dims]]
-    _keep(kept, {"graph": stamp, "tensors": table})
-    return {n: Tensor(onnx_path.parent / loc, off, n_bytes, np.dtype(dt), tuple(dims))
-            for n, (loc, off, n_bytes, dt, dims) in table.items()}
+    return table
 
 
 def _keep(path: Path, data: dict) -> None:
