@@ -194,6 +194,29 @@ def test_committed_xquad_heldout_set_is_sound() -> None:
     assert "CC BY-SA 4.0" in (XQUAD_DOCS / "README.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("name, n_items, n_unanswerable", [("news-dev", 78, 21), ("news-followups-dev", 36, 6)])
+def test_committed_news_dev_sets_are_sound(name: str, n_items: int, n_unanswerable: int) -> None:
+    """The news-style dev sets: every fact in its cited paragraph, unanswerables cite nothing, never gated."""
+    from assistant.sources import read_source
+
+    s = evals.load_set(ROOT / "evals" / "dev" / f"{name}.yaml")
+    assert s.name == name and s.documents_dir == (ROOT / "evals" / "dev" / "news").resolve()
+    texts = {p.stem: read_source(p).text for p in s.source_files}
+    assert sorted(texts) == ["news-1-port", "news-2-health", "news-3-bookfair"]
+    assert len(s.items) == n_items and len({i.id for i in s.items}) == n_items
+    assert sum(not i.answerable for i in s.items) == n_unanswerable
+    for item in s.items:
+        assert bool(item.history) == (name == "news-followups-dev"), item.id
+        if not item.answerable:
+            assert not item.facts and item.source is None, item.id
+            continue
+        spans = arabic.paragraph_spans(texts[item.source])
+        paras = [spans[p - 1] for p in (item.paragraph, *item.alt_paragraphs)]
+        for alts in item.facts:
+            assert any(arabic.contains_fact(texts[item.source][a:b], f) for a, b in paras for f in alts), (item.id, alts)
+    assert name not in evals.load_thresholds(ROOT / "evals" / "thresholds.yaml")  # development data, never a gate
+
+
 def test_heldout_articles_are_the_readers_split() -> None:
     data = pytest.importorskip("assistant.readers.trained.data")
     assert data.xquad_split()[0] == HELDOUT
