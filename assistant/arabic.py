@@ -101,7 +101,13 @@ def stopwords() -> frozenset[str]:
         "امتي", "علاش", "ليش", "قديش", "اسم", "ماهو", "ماهي", "في", "الي", "علي", "عن", "مع", "او", "و",
         "ذلك", "هذه", "هذا", "تلك", "قد", "لقد", "يوجد", "هناك", "خلال",
     }
-    return frozenset(base | extra)
+    # spoken Arabic's question words, relatives, genitives, demonstratives and particles (Moroccan, Egyptian, Levantine,
+    # Gulf): as empty as their standard counterparts above, and never in the written text they are matched against
+    spoken = {
+        "اللي", "ديال", "بتاع", "تاع", "غادي", "رح", "هاد", "هادي", "هاذا", "هاذ", "ده", "كام", "وش", "شو",
+        "مين", "شكون", "امتا", "ايمتي", "كيفاش", "واش", "عشان", "علشان", "باش", "بدي", "فاش", "ازاي", "ليه",
+    }
+    return frozenset(base | extra | spoken)
 
 
 def _nltk_arabic_stopwords() -> list[str]:
@@ -121,7 +127,7 @@ def _nltk_arabic_stopwords() -> list[str]:
     return list(nltk_stopwords.words("arabic"))
 
 
-ANALYZER_VERSION = 2  # bump when stem() or analyze() change what they return: stored keyword states then rebuild
+ANALYZER_VERSION = 3  # bump when stem() or analyze() change what they return: stored keyword states then rebuild
 
 
 def stem(token: str) -> str:

@@ -55,6 +55,18 @@ def test_stopwords_and_stemming_in_analyze():
     assert arabic.stem("شاركت") in toks
 
 
+@pytest.mark.parametrize("spoken, written", [
+    ("شكون اللي ترأس الحفل ديال طرفاية؟", "من الذي ترأس الحفل في طرفاية؟"),
+    ("عمق الحوض بتاع الميناء كام متر؟", "كم متر عمق الحوض في الميناء؟"),
+    ("وش اسم التطبيق اللي يحجز فيه الناس؟", "ما اسم التطبيق الذي يحجز فيه الناس؟"),
+    ("قديش طبيب رح يشتغل بالجناح؟", "كم طبيب يشتغل بالجناح؟"),
+])
+def test_spoken_function_words_are_stopwords_like_their_written_forms(spoken: str, written: str) -> None:
+    """A question in dialect is matched on the same content words as its standard form (an unmatched «اللي» or
+    «ديال» would otherwise weigh as a rare word the sources lack)."""
+    assert sorted(arabic.analyze(spoken)) == sorted(arabic.analyze(written))
+
+
 def test_plural_at_meets_its_definite_form():
     """Snowball strips the feminine plural ات only after ال (شبكات -> شبكا, الشبكات -> شبك): both must meet."""
     for bare, definite in (("شبكات", "الشبكات"), ("وورشات", "الورشات"), ("جلسات", "بالجلسات"), ("قدرات", "القدرات")):
