@@ -129,11 +129,12 @@ class AnswerProcess:
             return self._pool.submit(fn, *args).result()
 
     def ask(self, question: str, history: list[str] | None = None, mode: str = "hybrid",
-            exclude_sources: Collection[str] = (), user: str | None = rights.OWNER) -> Answer:
+            exclude_sources: Collection[str] = (), user: str | None = rights.OWNER,
+            sources: Collection[str] = ()) -> Answer:
         """As :meth:`Assistant.ask`, answered by the child (with the other questions asked meanwhile)."""
         future: Future = Future()
         self._waiting.put(({"question": question, "history": list(history) if history else None, "mode": mode,
-                            "exclude_sources": tuple(exclude_sources), "user": user}, future))
+                            "exclude_sources": tuple(exclude_sources), "user": user, "sources": tuple(sources)}, future))
         return future.result()
 
     def warm_up(self) -> float:

@@ -106,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     p_ask.add_argument("question", nargs="*")
     p_ask.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p_ask.add_argument("--mode", choices=["hybrid", "keyword", "dense"], default="hybrid")
+    p_ask.add_argument("--source", action="append", default=[], metavar="ID",
+                       help="search only this source (its id as `assistant sources` lists it); repeatable")
     sub.add_parser("ingest", help="sync sources/ with the index")
     p_src = sub.add_parser("sources", help="list indexed sources")
     p_src.add_argument("--json", action="store_true")
@@ -156,7 +158,8 @@ def cmd_ask(settings, args) -> int:  # type: ignore[no-untyped-def]
     validate_question(" ".join(args.question), settings.max_question_chars)  # a bad question is said first
     if store.current_generation(settings.index) is None:
         raise store.NoIndex()
-    answer = build_assistant(settings, progress=_progress).ask(" ".join(args.question), mode=args.mode)
+    answer = build_assistant(settings, progress=_progress).ask(" ".join(args.question), mode=args.mode,
+                                                               sources=args.source)
     print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else render_answer(answer))
     return 0
 

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Collection
+from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
 
 from . import backends, chat, ingest, rights, store, team
 from .errors import QuestionError
@@ -56,15 +56,16 @@ class Assistant:
             return self._index, self._answerer
 
     def ask(self, question: str, history: list[str] | None = None, mode: str = "hybrid",
-            exclude_sources: Collection[str] = (), user: str | None = rights.OWNER) -> Answer:
+            exclude_sources: Collection[str] = (), user: str | None = rights.OWNER,
+            sources: Collection[str] = ()) -> Answer:
         """Answer a question for ``user`` from the sources they may read (a follow-up is resolved against
-        ``history``; ``exclude_sources`` are not searched either)."""
+        ``history``; ``exclude_sources`` are not searched either; ``sources``, when given, are the only ones searched)."""
         q = validate_question(question, self.settings.max_question_chars)
         history = self._askable(history)
         turn = chat.resolve_turn(q, history)
         resolved = turn.question
         index, answerer = self._load()
-        exclude = set(exclude_sources) | rights.hidden_ids(index.sources, user)
+        exclude = set(exclude_sources) | rights.hidden_ids(index.sources, user) | _outside(index.sources, sources, user)
         passages = index.search(resolved, k=self.settings.top_k, mode=mode, exclude=exclude)
         near = self._previous_answer(history, mode, exclude) if turn.followup_of else ()
         answer = replace(backends.answer_with(answerer, q, passages, resolved, near), followup_of=turn.followup_of,
@@ -171,3 +172,17 @@ def _with_pages(answer: Answer, sources: dict[str, Source]) -> Answer:
     cites = tuple(replace(c, page=page_at(sources[c.source_id].pages, c.start)) if c.source_id in sources else c
                   for c in answer.citations)
     return replace(answer, citations=cites)
+
+
+def _outside(indexed: Mapping[str, Source], scope: Collection[str], user: str | None) -> set[str]:
+    """The indexed sources a question limited to ``scope`` must not search (none when no scope is given); a scope
+    naming a source this user cannot read, or none at all, is said plainly rather than silently widened."""
+    wanted = {str(s) for s in scope if str(s).strip()}
+    if not wanted:
+        return set()
+    readable = set(indexed) - rights.hidden_ids(indexed, user)
+    unknown = sorted(wanted - readable)
+    if unknown:
+        raise QuestionError("unknown_scope", ids="، ".join(unknown))
+    return set(indexed) - wanted
+

@@ -526,9 +526,10 @@ class WebApp:
             return render_sources_list([], self.t)
 
     # ---- chat
-    def on_ask(self, question: str, turns: Turns | None,
+    def on_ask(self, question: str, turns: Turns | None, scope: list[str] | None = None,
                request: gr.Request = None) -> Iterator[tuple[Any, list[dict[str, str]], Turns]]:  # type: ignore[assignment]
-        """Show the question at once with a pending answer, then the answer (or the error) in its place."""
+        """Show the question at once with a pending answer, then the answer (or the error) in its place
+        (``scope``: the sources chosen to search, all of them when empty)."""
         t, turns = self.t, list(turns or [])
         user, _ = self.who(request)
         q = (question or "").strip()
@@ -540,7 +541,7 @@ class WebApp:
         yield "", render_chat(turns + [{"question": q, "answer": None}], t), turns
         entry: dict[str, Any] = {"question": q, "answer": None}
         try:
-            ans: Answer = self.answers.ask(q, history=history, user=user)
+            ans: Answer = self.answers.ask(q, history=history, user=user, sources=list(scope or []))
             entry["answer"] = ans.to_dict()
             entry["resolved"] = ans.resolved_question or q
         except _ASK_ERRORS as exc:
@@ -566,14 +567,14 @@ class WebApp:
         self._keep(user, [], chats)
         return [], [], render_viewer_empty(self.t), "", chats, gr.update(choices=conversations.choices(chats), value=None)
 
-    def on_regenerate(self, turns: Turns | None,
+    def on_regenerate(self, turns: Turns | None, scope: list[str] | None = None,
                       request: gr.Request = None) -> Iterator[tuple[Any, list[dict[str, str]], Turns]]:  # type: ignore[assignment]
         """Ask the last question again, in the same context, and put the new answer in the old one's place."""
         turns = list(turns or [])
         if not turns:
             yield gr.update(), render_chat(turns, self.t), turns
             return
-        yield from self.on_ask(str(turns[-1].get("question", "")), turns[:-1], request=request)
+        yield from self.on_ask(str(turns[-1].get("question", "")), turns[:-1], scope, request=request)
 
     def on_open_chat(self, chat_id: str | None, turns: Turns | None, chats: Any,
                      request: gr.Request = None) -> tuple[Any, ...]:  # type: ignore[assignment]
@@ -743,6 +744,19 @@ class WebApp:
                 gr.update(choices=conversations.choices(chats), value=None),
                 gr.update(interactive=True), gr.update(interactive=True))
 
+    def on_scope_choices(self, scope: list[str] | None, request: gr.Request = None) -> Any:  # type: ignore[assignment]
+        """The sources this visitor may limit a question to (titles shown, ids kept); a chosen one that is gone
+        (removed, or another user's) leaves the choice."""
+        user, _ = self.who(request)
+        try:
+            readable = self.assistant.sources(user)
+        except Exception:  # the list must never break the page
+            log.exception("listing sources failed")
+            readable = []
+        ids = {s.source_id for s in readable}
+        return gr.update(choices=[(s.title or s.source_id, s.source_id) for s in readable],
+                         value=[v for v in (scope or []) if v in ids])
+
     def on_warm_up(self, progress: gr.Progress = gr.Progress()) -> Any:
         """After the page is back: the model and the index loaded, with a progress note while it takes."""
         progress(None, desc=self.t("ui_preparing"))
@@ -755,9 +769,20 @@ class WebApp:
     # ---- structured API (gradio_client, or plain HTTP on Gradio's call API); the same rights as the page
     def api_ask(self, question: str, history: list[str] | None = None, request: gr.Request = None) -> dict:  # type: ignore[assignment]
         """Answer a question in Arabic; returns the answer object: answer, refused, citations, resolved_question…"""
+        return self._api_answer(question, history, [], request)
+
+    def api_ask_within(self, question: str, history: list[str] | None = None, sources: list[str] | None = None,
+                       request: gr.Request = None) -> dict:  # type: ignore[assignment]
+        """As ``/ask``, searching only the sources named by id (``/sources`` lists them); a separate endpoint, so
+        that callers of ``/ask`` (which Gradio's call API holds to its exact number of values) keep working."""
+        return self._api_answer(question, history, sources, request)
+
+    def _api_answer(self, question: str, history: list[str] | None, sources: list[str] | None,
+                    request: gr.Request | None) -> dict:
         user, _ = self.who(request)
         try:
-            return self.answers.ask(question, history=[str(h) for h in (history or [])], user=user).to_dict()
+            return self.answers.ask(question, history=[str(h) for h in (history or [])], user=user,
+                                    sources=[str(s) for s in (sources or [])]).to_dict()
         except _ASK_ERRORS as exc:
             raise gr.Error(exc.text(self.t.folder)) from None
 
@@ -791,6 +816,7 @@ class WebApp:
             self._wire_history(turns, ui)
             answering = dict(concurrency_id="answering", concurrency_limit=self.assistant.settings.web_concurrency)
             gr.api(self.api_ask, api_name="ask", **answering)
+            gr.api(self.api_ask_within, api_name="ask_within", **answering)
             gr.api(self.api_sources, api_name="sources", **answering)
             gr.api(self.api_source, api_name="source", **answering)
         return demo
@@ -810,9 +836,11 @@ class WebApp:
                                       lines=1, max_lines=4, scale=5, elem_id="question", show_label=False,
                                       autofocus=True, interactive=False)  # until the page's conversation is back
                 send = gr.Button(t("ui_send"), variant="primary", scale=1, min_width=90, elem_id="send", interactive=False)
+            scope = gr.Dropdown(choices=[], value=[], multiselect=True, label=t("ui_scope_label"),
+                                info=t("ui_scope_info"), elem_id="scope", interactive=True)
             clear = gr.Button(t("ui_clear"), variant="secondary", size="sm", elem_id="clear")
             history = self._history_panel()
-        return {"chatbot": chatbot, "question": question, "send": send, "clear": clear, **history}
+        return {"chatbot": chatbot, "question": question, "send": send, "clear": clear, "scope": scope, **history}
 
     def _history_panel(self) -> dict[str, Any]:
         """Regenerate and export the conversation; open, rename and delete past ones."""
@@ -863,7 +891,10 @@ class WebApp:
         """The events: asking (box, button, example), clearing, opening a reference, adding, loading."""
         question, chatbot, viewer, upload = ui["question"], ui["chatbot"], ui["viewer"], ui["upload"]
         adding = dict(api_visibility="private", concurrency_id="index-writer", concurrency_limit=1)
-        ask_event = dict(fn=self.on_ask, inputs=[question, turns], outputs=[question, chatbot, turns],
+        scope = ui["scope"]
+        choices = dict(fn=self.on_scope_choices, inputs=[scope], outputs=[scope], api_visibility="private", queue=False,
+                       show_progress="hidden")
+        ask_event = dict(fn=self.on_ask, inputs=[question, turns, scope], outputs=[question, chatbot, turns],
                          api_visibility="private", concurrency_id="answering",
                          concurrency_limit=self.assistant.settings.web_concurrency, show_progress="hidden")
         question.submit(**ask_event)
@@ -873,19 +904,21 @@ class WebApp:
         ui["clear"].click(self.on_clear, inputs=[turns, ui["chats"]], outputs=cleared, api_visibility="private", queue=False)
         chatbot.clear(self.on_clear, inputs=[turns, ui["chats"]], outputs=cleared, api_visibility="private", queue=False)
         viewer.open_ref(self.on_open_ref, inputs=[turns], outputs=[viewer], api_visibility="private", show_progress="hidden")
-        upload.upload(self.on_upload, inputs=[upload, ui["replace"]], outputs=[ui["add_status"], ui["sources_list"], upload], **adding)
+        upload.upload(self.on_upload, inputs=[upload, ui["replace"]], outputs=[ui["add_status"], ui["sources_list"], upload],
+                      **adding).then(**choices)
         ui["paste_add"].click(self.on_paste, inputs=[ui["paste_title"], ui["paste_text"]],
-                              outputs=[ui["add_status"], ui["sources_list"], ui["paste_title"], ui["paste_text"]], **adding)
+                              outputs=[ui["add_status"], ui["sources_list"], ui["paste_title"], ui["paste_text"]],
+                              **adding).then(**choices)
         restored = [ui["sources_list"], chatbot, turns, ui["chats"], ui["past"], question, ui["send"]]
         demo.load(self.on_load, inputs=[turns, ui["chats"]], outputs=restored, api_visibility="private", queue=False,
-                  show_progress="hidden").then(
+                  show_progress="hidden").then(**choices).then(
             self.on_warm_up, outputs=[ui["sources_list"]], api_visibility="private")
 
     def _wire_history(self, turns: gr.State, ui: dict[str, Any]) -> None:
         """The events of the conversation tools: regenerate, export, and the past conversations."""
         private = dict(api_visibility="private")
         chats, past = ui["chats"], ui["past"]
-        ui["regenerate"].click(self.on_regenerate, inputs=[turns], outputs=[ui["question"], ui["chatbot"], turns],
+        ui["regenerate"].click(self.on_regenerate, inputs=[turns, ui["scope"]], outputs=[ui["question"], ui["chatbot"], turns],
                                concurrency_id="answering", concurrency_limit=self.assistant.settings.web_concurrency,
                                show_progress="hidden", **private)
         ui["export"].click(self.on_export, inputs=[turns], outputs=[ui["exported"]], **private)

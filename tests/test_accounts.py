@@ -156,9 +156,37 @@ def test_a_served_chat_with_accounts_needs_a_login(team) -> None:  # type: ignor
         bob = Client(url, auth=("bob", team.accounts.new_token("bob")), verbose=False)
         out = bob.predict(QUESTION, [], api_name="/ask")
         assert "181" in out["answer"] and "999" not in out["answer"]
+        scoped = bob.predict(QUESTION, [], [ARTICLE_ID], api_name="/ask_within")  # search only the chosen sources
+        assert {c["source_id"] for c in scoped["citations"]} == {ARTICLE_ID}
+        with pytest.raises(Exception, match="لا يوجد"):  # alice's file, named by bob, is as unknown as none
+            bob.predict(QUESTION, [], [team.alice_id], api_name="/ask_within")
         assert all(s["source_id"] != team.alice_id for s in bob.predict(api_name="/sources"))
     finally:
         demo.close()
+
+
+def test_a_question_limited_to_chosen_sources_searches_only_them(team) -> None:  # type: ignore[no-untyped-def]
+    from assistant.errors import QuestionError
+    from assistant.web import WebApp
+
+    a, alice = team.assistant, team.alice_id
+    mine = a.ask(QUESTION, user="alice", sources=[alice])
+    assert {p.source_id for p in mine.passages} == {alice} and "999" in mine.text
+    shared = a.ask(QUESTION, user="alice", sources=[ARTICLE_ID])
+    assert {p.source_id for p in shared.passages} == {ARTICLE_ID} and "181" in shared.text
+    for user, scope in (("bob", [alice]), ("alice", ["no-such-source"])):  # another's file is as unknown as none
+        with pytest.raises(QuestionError) as err:
+            a.ask(QUESTION, user=user, sources=scope)
+        assert err.value.key == "unknown_scope" and scope[0] in err.value.text() and "لا يوجد" in err.value.text()
+    app = WebApp(a, team.accounts)
+    bob, alice_req = SimpleNamespace(username="bob"), SimpleNamespace(username="alice")
+    offered = app.on_scope_choices([alice], request=bob)
+    assert [v for _, v in offered["choices"]] == [ARTICLE_ID] and offered["value"] == []  # alice's file not offered
+    assert {v for _, v in app.on_scope_choices([], request=alice_req)["choices"]} == {ARTICLE_ID, alice}
+    *_, (_, _, turns) = app.on_ask(QUESTION, [], [alice], request=alice_req)
+    assert "999" in turns[-1]["answer"]["answer"]
+    *_, (_, _, turns) = app.on_ask(QUESTION, [], [alice], request=bob)  # said in Arabic, nothing of alice's shown
+    assert turns[-1]["answer"] is None and "لا يوجد" in turns[-1]["error"] and "999" not in str(turns)
 
 
 def test_a_signed_in_users_conversation_comes_back_and_stays_theirs(team) -> None:  # type: ignore[no-untyped-def]

@@ -90,3 +90,11 @@ def test_ask_json_short_answer_offsets_round_trip(tmp_path, monkeypatch, capsys)
     assert cli.main(["ask", Q_COUNTRIES]) == 0
     first = capsys.readouterr().out.split("\n")[0]
     assert first == message("short_answer_line", text=sa["text"])
+
+    # --source limits the search; a source that is not indexed is said plainly, in Arabic, with exit 1
+    assert cli.main(["ask", "--json", "--source", ARTICLE.stem, Q_COUNTRIES]) == 0
+    scoped = json.loads(capsys.readouterr().out)
+    assert {c["source_id"] for c in scoped["citations"]} == {ARTICLE.stem}
+    assert cli.main(["ask", "--source", "no-such-source", Q_COUNTRIES]) != 0
+    said = capsys.readouterr()
+    assert "no-such-source" in said.err and "لا يوجد" in said.err and "Traceback" not in said.err

@@ -9,10 +9,12 @@ Screenshots go to tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -394,7 +396,7 @@ def test_api_returns_the_answer_object(web_app) -> None:  # type: ignore[no-unty
     from gradio_client import Client
 
     client = Client(web_app["url"], verbose=False)
-    assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {"/ask", "/sources", "/source"}
+    assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {"/ask", "/ask_within", "/sources", "/source"}
     d = client.predict(question=Q_COUNTRIES, api_name="/ask")
     assert isinstance(d, dict) and d["refused"] is False and "181" in d["answer"]
     c = d["citations"][0]
@@ -410,6 +412,25 @@ def test_api_returns_the_answer_object(web_app) -> None:  # type: ignore[no-unty
     assert [s["source_id"] for s in listed] == [ARTICLE_ID] and "text" not in listed[0] and "path" not in listed[0]
     with pytest.raises(Exception, match="السؤال فارغ"):
         client.predict(question="   ", api_name="/ask")
+
+
+def _call_ask(url: str, data: list, endpoint: str = "ask") -> dict:  # type: ignore[type-arg]
+    """One answer through Gradio's plain HTTP call API, as the load benchmark asks: POST, then read the events."""
+    body = json.dumps({"data": data}).encode("utf-8")
+    req = urllib.request.Request(f"{url}gradio_api/call/{endpoint}", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        event_id = json.loads(r.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/{endpoint}/{event_id}", timeout=60) as r:
+        lines = [raw.decode("utf-8").strip() for raw in r]
+    done = [ln for ln, prev in zip(lines[1:], lines) if prev == "event: complete"]
+    assert done, lines
+    return json.loads(done[0].removeprefix("data:").strip())[0]
+
+
+def test_plain_http_callers_keep_working_and_may_limit_the_sources(web_app) -> None:  # type: ignore[no-untyped-def]
+    assert "181" in _call_ask(web_app["url"], [Q_COUNTRIES, []])["answer"]  # two values, as before the scope existed
+    scoped = _call_ask(web_app["url"], [Q_COUNTRIES, [], [ARTICLE_ID]], "ask_within")
+    assert {c["source_id"] for c in scoped["citations"]} == {ARTICLE_ID}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -537,6 +558,18 @@ def test_browser_end_to_end(web_app, browser, tmp_path: Path) -> None:  # type: 
     assert "350" in page.locator("#source-viewer mark:not(.short-answer)").inner_text()
     _shot(page, "web-05-uploaded.png")
 
+    # limit the search to the uploaded document: the article's question is no longer answered from the article
+    page.click("#scope input")
+    page.locator("#scope li[role=option]", has_text="مهرجان الزيتون في تاونات").first.click()
+    page.wait_for_selector("#scope .token")
+    page.keyboard.press("Escape")
+    a_scoped = _ask(page, Q_COUNTRIES, 4)
+    said = a_scoped.inner_text()
+    assert "181" not in said and "الإنتربول" not in said, said
+    _shot(page, "web-05b-scoped.png")
+    page.locator("#scope .token-remove").first.click()  # every source again
+    page.wait_for_function("document.querySelectorAll('#scope .token').length == 0")
+
     # an unsupported file is refused with an Arabic reason in the page
     bad = tmp_path / "notes.exe"
     bad.write_bytes(b"MZ\x00\x01")
@@ -557,7 +590,7 @@ def test_browser_end_to_end(web_app, browser, tmp_path: Path) -> None:  # type: 
     body = page.locator("#source-viewer .viewer-body").inner_text()
     assert "<script>window.__pwned = 1</script>" in body and "<b>نص غامق</b>" in body and "<img src=x" in body
     assert page.locator("#source-viewer .viewer-body img, #source-viewer .viewer-body script, #source-viewer .viewer-body b").count() == 0
-    a4 = _ask(page, "كم عدد المختبرين في مختبر السلامة الرقمية في فاس؟", 4)
+    a4 = _ask(page, "كم عدد المختبرين في مختبر السلامة الرقمية في فاس؟", 5)
     assert a4.locator("img, script, b").count() == 0
     assert "<" in a4.locator(".answer-sources").inner_text()  # the title's markup, as text
     _shot(page, "web-06-markup.png")
