@@ -185,4 +185,3 @@ def _outside(indexed: Mapping[str, Source], scope: Collection[str], user: str | 
     if unknown:
         raise QuestionError("unknown_scope", ids="، ".join(unknown))
     return set(indexed) - wanted
-
