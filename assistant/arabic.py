@@ -24,7 +24,10 @@ WORD = re.compile(r"[^\W_]+(?:[.,٫][0-9٠-٩]+)*", re.UNICODE)
 # A word as written, tashkeel and tatweel inside it kept: offsets from it point into the text people see.
 MARKED_WORD = re.compile(r"(?:[^\W_]|[\u0610-\u061a\u064b-\u065f\u0670\u0640])+(?:[.,٫][0-9٠-٩]+)*")
 # Sentence ends: Latin and Arabic full stops, question and exclamation marks, ellipsis.
-_SENT_END = re.compile(r"(?<![0-9٠-٩])[.!?؟…۔]+(?![0-9٠-٩])[\"'”’»)\]]*|\n+")
+# A full stop after a number ends a sentence too («… في نونبر 2025. وقال …»); a digit after it makes a decimal
+# («3.5»), and a number alone at the start of a line is a list marker («1. …»), neither of which ends anything.
+_SENT_END = re.compile(r"[.!?؟…۔]+(?![0-9٠-٩])[\"'”’»)\]]*|\n+")
+_LIST_MARKER = re.compile(r"(?:^|\n)[ \t]*[0-9٠-٩]{1,3}$")
 # Clause boundaries inside a sentence: Arabic and Latin comma, semicolon, colon.
 _CLAUSE_END = re.compile(r"[،,؛;:]")
 
@@ -255,7 +258,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     end = len(text) if end is None else end
     spans, pos = [], start
     for m in _SENT_END.finditer(text, start, end):
-        if _is_initial(text, m.start(), m.end(), start):
+        if _is_initial(text, m.start(), m.end(), start) or _LIST_MARKER.search(text, max(start, m.start() - 8), m.start()):
             continue
         spans.append(_trim(text, pos, m.end()))
         pos = m.end()

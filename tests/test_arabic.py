@@ -38,6 +38,13 @@ def test_sentences_end_at_arabic_and_latin_punctuation_not_decimals():
     assert parts == ["هل شاركت الدول؟", "نعم، شاركت 181 دولة.", "بلغت النسبة 3.5 بالمئة!", "انتهى"]
 
 
+def test_a_full_stop_after_a_number_ends_the_sentence_but_not_a_decimal_or_a_list_marker():
+    text = "بدأت الأشغال في شتنبر 2020. وبلغت الكلفة 1.500 مليون درهم، أي 3.5 بالمئة. انتهى\n1. البند الأول\n٢. البند الثاني"
+    parts = [text[s:e] for s, e in arabic.sentence_spans(text)]
+    assert parts == ["بدأت الأشغال في شتنبر 2020.", "وبلغت الكلفة 1.500 مليون درهم، أي 3.5 بالمئة.", "انتهى",
+                     "1. البند الأول", "٢. البند الثاني"]
+
+
 def test_an_initial_inside_a_name_does_not_end_the_sentence():
     text = "سميت الجادة باسم المليونير م. ثيو كيرني. وقال د. أحمد إن ج. أ. هوبسون كتب. العدد ن.\nسطر"
     parts = [text[s:e] for s, e in arabic.sentence_spans(text)]
