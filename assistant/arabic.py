@@ -27,7 +27,6 @@ MARKED_WORD = re.compile(r"(?:[^\W_]|[\u0610-\u061a\u064b-\u065f\u0670\u0640])+(
 # A full stop after a number ends a sentence too («… في نونبر 2025. وقال …»); a digit after it makes a decimal
 # («3.5»), and a number alone at the start of a line is a list marker («1. …»), neither of which ends anything.
 _SENT_END = re.compile(r"[.!?؟…۔]+(?![0-9٠-٩])[\"'”’»)\]]*|\n+")
-_LIST_MARKER = re.compile(r"(?:^|\n)[ \t]*[0-9٠-٩]{1,3}$")
 # Clause boundaries inside a sentence: Arabic and Latin comma, semicolon, colon.
 _CLAUSE_END = re.compile(r"[،,؛;:]")
 
@@ -258,12 +257,19 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     end = len(text) if end is None else end
     spans, pos = [], start
     for m in _SENT_END.finditer(text, start, end):
-        if _is_initial(text, m.start(), m.end(), start) or _LIST_MARKER.search(text, max(start, m.start() - 8), m.start()):
+        if _is_initial(text, m.start(), m.end(), start) or _is_list_marker(text, m.start()):
             continue
         spans.append(_trim(text, pos, m.end()))
         pos = m.end()
     spans.append(_trim(text, pos, end))
     return [s for s in spans if s[1] > s[0] and WORD.search(text, s[0], s[1])]
+
+
+def _is_list_marker(text: str, dot: int) -> bool:
+    """True for the full stop of a number that opens its line («1. …», «٢. …»), wherever the span being split
+    starts (a paragraph's first line included)."""
+    head = text[text.rfind("\n", 0, dot) + 1:dot].strip()
+    return 0 < len(head) <= 3 and head.isdigit()
 
 
 def _is_initial(text: str, dot: int, after: int, start: int) -> bool:

@@ -517,13 +517,18 @@ class WebApp:
         by_token = self.accounts.by_token(password)
         return (by_token is not None and by_token.name == name) or self.accounts.verify(name, password) is not None
 
-    def sources_html(self, user: str | None = rights.ANONYMOUS) -> str:
-        """The sources panel; a failure to list them shows an empty list (and is logged)."""
+    def readable(self, user: str | None) -> list[Source]:
+        """The sources ``user`` may read; a failure to list them gives none (and is logged): it must never break
+        the page."""
         try:
-            return render_sources_list(self.assistant.sources(user), self.t)
-        except Exception:  # a listing must never break the page
+            return self.assistant.sources(user)
+        except Exception:
             log.exception("listing sources failed")
-            return render_sources_list([], self.t)
+            return []
+
+    def sources_html(self, user: str | None = rights.ANONYMOUS) -> str:
+        """The sources panel (empty when they cannot be listed)."""
+        return render_sources_list(self.readable(user), self.t)
 
     # ---- chat
     def on_ask(self, question: str, turns: Turns | None, scope: list[str] | None = None,
@@ -747,12 +752,7 @@ class WebApp:
     def on_scope_choices(self, scope: list[str] | None, request: gr.Request = None) -> Any:  # type: ignore[assignment]
         """The sources this visitor may limit a question to (titles shown, ids kept); a chosen one that is gone
         (removed, or another user's) leaves the choice."""
-        user, _ = self.who(request)
-        try:
-            readable = self.assistant.sources(user)
-        except Exception:  # the list must never break the page
-            log.exception("listing sources failed")
-            readable = []
+        readable = self.readable(self.who(request)[0])
         ids = {s.source_id for s in readable}
         return gr.update(choices=[(s.title or s.source_id, s.source_id) for s in readable],
                          value=[v for v in (scope or []) if v in ids])

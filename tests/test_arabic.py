@@ -45,6 +45,13 @@ def test_a_full_stop_after_a_number_ends_the_sentence_but_not_a_decimal_or_a_lis
                      "1. البند الأول", "٢. البند الثاني"]
 
 
+def test_a_list_marker_opening_a_paragraph_is_kept_when_the_paragraph_is_split_alone():
+    """Chunking splits each paragraph on its own (``start`` > 0): its first line's «1.» is still a list marker."""
+    text = "مقدمة قصيرة.\n\n1. البند الأول\n٢. البند الثاني"
+    (_, _), (ps, pe) = arabic.paragraph_spans(text)
+    assert [text[s:e] for s, e in arabic.sentence_spans(text, ps, pe)] == ["1. البند الأول", "٢. البند الثاني"]
+
+
 def test_an_initial_inside_a_name_does_not_end_the_sentence():
     text = "سميت الجادة باسم المليونير م. ثيو كيرني. وقال د. أحمد إن ج. أ. هوبسون كتب. العدد ن.\nسطر"
     parts = [text[s:e] for s, e in arabic.sentence_spans(text)]
