@@ -217,6 +217,37 @@ def test_committed_news_dev_sets_are_sound(name: str, n_items: int, n_unanswerab
     assert name not in evals.load_thresholds(ROOT / "evals" / "thresholds.yaml")  # development data, never a gate
 
 
+def test_committed_news_more_dev_set_is_sound() -> None:
+    """The twelve more news-style dev articles: every fact in its cited paragraph, each twin asked without its own
+    article, never gated, and no paragraph or question shared with the gated suites, the seed or the first news set."""
+    from assistant.sources import read_source
+
+    s = evals.load_set(ROOT / "evals" / "dev" / "news-more-dev.yaml")
+    texts = {p.stem: read_source(p).text for p in s.source_files}
+    assert len(texts) == 12 and len(s.items) == 662 and len({i.id for i in s.items}) == 662
+    answerable = [i for i in s.items if i.answerable]
+    assert len(answerable) == 331
+    for item in s.items:
+        if not item.answerable:
+            assert not item.facts and item.source is None, item.id
+            continue
+        a, b = arabic.paragraph_spans(texts[item.source])[item.paragraph - 1]
+        assert any(arabic.contains_fact(texts[item.source][a:b], f) for alts in item.facts for f in alts), item.id
+    twins = {i.id: i for i in s.items if not i.answerable}
+    assert all(twins[f"{i.id}-twin"].exclude_sources == (i.source,) for i in answerable)
+    others = [read_source(f).text for f in sorted((ROOT / "evals" / "dev" / "news").glob("*.md"))]
+    others += [read_source(f).text for f in sorted((ROOT / "sources").glob("*.md"))]
+    for sid, text in texts.items():
+        for a, b in arabic.paragraph_spans(text):
+            head = arabic.normalize(text[a:b])[:80]
+            assert not any(head in arabic.normalize(t) for t in others), sid
+    asked = {i.question for n in ("article", "article-followups") for i in evals.load_set(ROOT / "evals" / f"{n}.yaml").items}
+    asked |= {i.question for n in ("news-dev", "news-followups-dev")
+              for i in evals.load_set(ROOT / "evals" / "dev" / f"{n}.yaml").items}
+    assert not asked & {i.question for i in answerable}
+    assert "news-more-dev" not in evals.load_thresholds(ROOT / "evals" / "thresholds.yaml")
+
+
 def test_heldout_articles_are_the_readers_split() -> None:
     data = pytest.importorskip("assistant.readers.trained.data")
     assert data.xquad_split()[0] == HELDOUT
