@@ -2,7 +2,8 @@
 
 Every field ``name`` can be set by the environment variable ``ASSISTANT_<NAME>`` (upper case), by a line in
 ``HOME/.env``, or by a key ``name`` in the YAML file named by ``ASSISTANT_CONFIG`` (default:
-``assistant.yaml`` in the home folder, when it exists). The README's settings table is generated from the
+``assistant.yaml`` in the home folder, when it exists). A variable set to nothing (``ASSISTANT_READER_PATH=``) counts
+as unset: the layers below decide. The README's settings table is generated from the
 field descriptions below (``settings_table``; a test fails when the two differ).
 """
 
@@ -56,7 +57,7 @@ class Settings(BaseSettings):
     """Every setting of the assistant (the README's settings table is generated from these descriptions)."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8",
-                                      extra="forbid", frozen=True, validate_default=True)
+                                      extra="forbid", frozen=True, validate_default=True, env_ignore_empty=True)
 
     home: Path = Field(default_factory=_default_home, description="project folder holding `sources/`, `index/`, `prompts/`")
     sources_dir: Path | None = Field(None, description="source documents (default `HOME/sources`)")

@@ -26,6 +26,17 @@ def test_layers_override_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert s.home == tmp_path.resolve() and s.sources == tmp_path.resolve() / "sources"
 
 
+def test_an_empty_variable_counts_as_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ASSISTANT_READER_PATH=` must not become Path("") (the current folder, where no reader is: the rules would
+    answer, saying the reader is missing); the layers below decide."""
+    (tmp_path / "assistant.yaml").write_text("top_k: 3\n", encoding="utf-8")
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path))
+    monkeypatch.setenv("ASSISTANT_READER_PATH", "")
+    monkeypatch.setenv("ASSISTANT_TOP_K", "")
+    s = load_settings()
+    assert s.reader_path is None and s.top_k == 3
+
+
 def test_bad_values_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_TOP_K", "many")
     with pytest.raises(ValueError, match="top_k"):
