@@ -19,6 +19,7 @@ from conftest import ROOT, make_settings
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_ar_small.json"
 XQUAD_SET = ROOT / "evals" / "xquad-heldout.yaml"
 XQUAD_DOCS = ROOT / "evals" / "xquad-ar"
+N_NEWS_TRAIN_ARTICLES = 12  # data/train/news-train.json
 XQUAD_JSON = ROOT / "tests" / "fixtures" / "xquad" / "xquad.ar.json"  # a copy of ../shared/data/xquad.ar.json (CC BY-SA 4.0)
 
 DOCS = {
@@ -246,6 +247,32 @@ def test_committed_news_more_dev_set_is_sound() -> None:
               for i in evals.load_set(ROOT / "evals" / "dev" / f"{n}.yaml").items}
     assert not asked & {i.question for i in answerable}
     assert "news-more-dev" not in evals.load_thresholds(ROOT / "evals" / "thresholds.yaml")
+
+
+def test_committed_news_training_articles_are_sound() -> None:
+    """The project's own training articles: every answer where its offset says, all of them training data when
+    given to train-reader, and no paragraph or question shared with the gated suites, the seed or any news dev set."""
+    from assistant.readers.trained import data
+    from assistant.readers.trained.train import split_files
+    from assistant.sources import read_source
+
+    path = ROOT / data.NEWS_TRAIN
+    paragraphs, questions, split = split_files([path])
+    assert len(split) == N_NEWS_TRAIN_ARTICLES and set(split.values()) == {"train"}
+    assert len(questions) >= 20 * N_NEWS_TRAIN_ARTICLES and len({q.qid for q in questions}) == len(questions)
+    text_of = {p.key: p.text for p in paragraphs}
+    for q in questions:
+        (a,), (s,) = q.answers, q.answer_starts
+        assert s >= 0 and text_of[q.paragraph_key][s:s + len(a)] == a, q.qid
+    tested = [read_source(f).text for d in ("news", "news-more") for f in sorted((ROOT / "evals" / "dev" / d).glob("*.md"))]
+    tested += [read_source(f).text for f in sorted((ROOT / "sources").glob("*.md"))]
+    for p in paragraphs:
+        head = arabic.normalize(p.text)[:80]
+        assert not any(head in arabic.normalize(t) for t in tested), p.key
+    asked = {i.question for n in ("article", "article-followups") for i in evals.load_set(ROOT / "evals" / f"{n}.yaml").items}
+    asked |= {i.question for n in ("news-dev", "news-followups-dev", "news-more-dev")
+              for i in evals.load_set(ROOT / "evals" / "dev" / f"{n}.yaml").items}
+    assert not asked & {q.question for q in questions}
 
 
 def test_heldout_articles_are_the_readers_split() -> None:

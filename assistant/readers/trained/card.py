@@ -33,6 +33,14 @@ def table_markdown(table: dict, split: str) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+def _own_data(files: Sequence[str]) -> str:
+    """The credit of the project's own news training articles, when they were used."""
+    if not any(Path(f).name == data.NEWS_TRAIN.name for f in files):
+        return ""
+    return (" and the project's own news-style articles (`data/train/news-train.json`: original texts with invented"
+            " events, written for the project and distributed under its terms, all training; see `data/train/README.md`)")
+
+
 def write(folder: Path, reader: Any, digest: str) -> Path:
     """Write MODEL_CARD.md beside the artefact."""
     m = reader.meta
@@ -51,11 +59,11 @@ sentences up to {reader.whole_words} words are quoted whole, longer ones cut to 
 
 ## Data
 
-Trained on {', '.join(m.get('data', []))} (SQuAD v1.1 format): XQuAD-ar (CC BY-SA 4.0, Artetxe et al., ACL 2020) and
-ARCD train (MIT, Mozannar et al., WANLP 2019). Split by article, never by question: XQuAD-ar's held-out articles are
-drawn with `random.Random({m.get('heldout_seed')}).sample(range(48), 8)` (positions in the file) and never used for
-training, tuning or design choice; dev is 8 more XQuAD articles (`random.Random({m.get('dev_seed')})`) and a fifth of
-ARCD's articles. Questions: {m.get('questions')}. Every question is also asked as its SQuAD 2.0 style unanswerable
+Trained on {', '.join(m.get('data', []))} (SQuAD v1.1 format): XQuAD-ar (CC BY-SA 4.0, Artetxe et al., ACL 2020),
+ARCD train (MIT, Mozannar et al., WANLP 2019){_own_data(m.get('data', []))}. Split by article, never by question:
+XQuAD-ar's held-out articles are drawn with `random.Random({m.get('heldout_seed')}).sample(range(48), 8)` (positions in
+the file) and never used for training, tuning or design choice; dev is 8 more XQuAD articles
+(`random.Random({m.get('dev_seed')})`) and a fifth of ARCD's articles. Questions: {m.get('questions')}. Every question is also asked as its SQuAD 2.0 style unanswerable
 twin: retrieval over all {m.get('paragraphs_indexed')} paragraphs with every paragraph holding its answer left out.
 The article suite (`evals/article.yaml`) was never used for training or tuning.
 

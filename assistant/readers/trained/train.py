@@ -43,8 +43,8 @@ def split_files(files: Sequence[Path]) -> tuple[list, list, dict[str, str]]:
             heldout, dev = data.xquad_split(len(articles))
             for i, a in enumerate(articles):
                 split[a] = "heldout" if i in heldout else ("dev" if i in dev else "train")
-        else:
-            dev = set(data.arcd_dev(len(articles)))
+        else:  # the project's news articles are all training (news dev data has articles of its own in evals/dev/)
+            dev = set() if Path(f).name == data.NEWS_TRAIN.name else set(data.arcd_dev(len(articles)))
             for i, a in enumerate(articles):
                 split[a] = "dev" if i in dev else "train"
         paragraphs += ps
