@@ -177,7 +177,7 @@ def _with_pages(answer: Answer, sources: dict[str, Source]) -> Answer:
 def _outside(indexed: Mapping[str, Source], scope: Collection[str], user: str | None) -> set[str]:
     """The indexed sources a question limited to ``scope`` must not search (none when no scope is given); a scope
     naming a source this user cannot read, or none at all, is said plainly rather than silently widened."""
-    wanted = {str(s) for s in scope if str(s).strip()}
+    wanted = {str(s).strip() for s in scope if str(s).strip()}  # an id pasted with a space still names it
     if not wanted:
         return set()
     readable = set(indexed) - rights.hidden_ids(indexed, user)

@@ -63,8 +63,9 @@ Trained on {', '.join(m.get('data', []))} (SQuAD v1.1 format): XQuAD-ar (CC BY-S
 ARCD train (MIT, Mozannar et al., WANLP 2019){_own_data(m.get('data', []))}. Split by article, never by question:
 XQuAD-ar's held-out articles are drawn with `random.Random({m.get('heldout_seed')}).sample(range(48), 8)` (positions in
 the file) and never used for training, tuning or design choice; dev is 8 more XQuAD articles
-(`random.Random({m.get('dev_seed')})`) and a fifth of ARCD's articles. Questions: {m.get('questions')}. Every question is also asked as its SQuAD 2.0 style unanswerable
-twin: retrieval over all {m.get('paragraphs_indexed')} paragraphs with every paragraph holding its answer left out.
+(`random.Random({m.get('dev_seed')})`) and a fifth of ARCD's articles. Questions: {m.get('questions')}. Every question
+is also asked as its SQuAD 2.0 style unanswerable twin: retrieval over all {m.get('paragraphs_indexed')} paragraphs with
+every paragraph holding its answer left out.
 The article suite (`evals/article.yaml`) was never used for training or tuning.
 
 ## Figures
