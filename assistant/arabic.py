@@ -395,7 +395,5 @@ def is_question_word(word: str) -> bool:
 
 def is_back_reference(word: str) -> bool:
     """A word that points back: a demonstrative, or a preposition carrying a pronoun («معها», «فيه», «بهما»)."""
-    w = word[1:] if len(word) > 3 and word[0] in ("و", "ف") else word
-    if w in DEMONSTRATIVES:
-        return True
-    return any(w == p + s for p in PREPOSITIONS for s in PRONOUN_SUFFIXES)
+    forms = (word, word[1:]) if len(word) > 3 and word[0] in ("و", "ف") else (word,)  # «فيها» is no «ف» + «يها»
+    return any(w in DEMONSTRATIVES or any(w == p + s for p in PREPOSITIONS for s in PRONOUN_SUFFIXES) for w in forms)
