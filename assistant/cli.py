@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -97,56 +96,6 @@ def _train_reader(settings, args) -> int:  # type: ignore[no-untyped-def]
     print("dev:\n" + table_markdown(result["table"], "dev"))
     print("held-out:\n" + table_markdown(result["table"], "heldout"))
     return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="assistant", description="مساعد عربي يجيب عن الأسئلة من المصادر مع الاستشهاد.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_ask = sub.add_parser("ask", help="اطرح سؤالًا")
-    p_ask.add_argument("question", nargs="*")
-    p_ask.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    p_ask.add_argument("--mode", choices=["hybrid", "keyword", "dense"], default="hybrid")
-    p_ask.add_argument("--source", action="append", default=[], metavar="ID",
-                       help="search only this source (its id as `assistant sources` lists it); repeatable")
-    sub.add_parser("ingest", help="sync sources/ with the index")
-    p_src = sub.add_parser("sources", help="list indexed sources")
-    p_src.add_argument("--json", action="store_true")
-    p_add = sub.add_parser("add", help="add files or folders as sources")
-    p_add.add_argument("paths", nargs="+", type=Path)
-    p_add.add_argument("--replace", action="store_true",
-                       help="a file whose source already exists replaces it (new version, swapped in one step)")
-    p_rm = sub.add_parser("remove", help="remove a source by id")
-    p_rm.add_argument("source_id")
-    p_chat = sub.add_parser("chat", help="serve the web chat")
-    p_chat.add_argument("--host", default=None)
-    p_chat.add_argument("--port", type=int, default=None)
-    p_chat.add_argument("--no-ingest", action="store_true", help="do not index sources/ at start")
-    p_chat.add_argument("--allow-anonymous", action="store_true",
-                        help="serve on a non-loopback address without accounts (prints a warning)")
-    p_chat.add_argument("--read-only", action="store_true", help="answers only: uploads turned off")
-    p_user = sub.add_parser("user", help="accounts of the shared chat")
-    users = p_user.add_subparsers(dest="user_command", required=True)
-    p_uadd = users.add_parser("add", help="add a user (asks for the password)")
-    p_uadd.add_argument("name")
-    p_uadd.add_argument("--role", choices=["admin", "reader"], default="reader")
-    p_uadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    users.add_parser("remove", help="remove a user").add_argument("name")
-    users.add_parser("list", help="list users")
-    users.add_parser("token", help="a new API token for a user (shown once)").add_argument("name")
-    p_eval = sub.add_parser("eval", help="run evaluation suites")
-    p_eval.add_argument("sets", nargs="*", type=Path)
-    p_eval.add_argument("--squad", type=Path, default=None)
-    p_eval.add_argument("--limit", type=int, default=None)
-    p_eval.add_argument("--compare", action="store_true")
-    p_eval.add_argument("--no-gate", action="store_true", help="report only, never fail on thresholds")
-    p_eval.add_argument("--distractors", nargs="+", metavar=("FILE", "N"), default=None,
-                        help="also index N paragraphs (default: all) of a SQuAD-format FILE beside each set's documents")
-    p_tr = sub.add_parser("train-reader", help="rebuild the trained reader from SQuAD-format files")
-    p_tr.add_argument("files", nargs="*", type=Path,
-                      help="SQuAD-format files (default: ../shared/data/xquad.ar.json and arcd-train.json)")
-    p_tr.add_argument("--epochs", type=int, default=2, help="epochs of the span head")
-    p_tr.add_argument("--out", type=Path, default=None, help="folder for the artefact (default: the package's)")
-    return parser
 
 
 def cmd_ask(settings, args) -> int:  # type: ignore[no-untyped-def]
@@ -300,15 +249,18 @@ COMMANDS = {"ask": cmd_ask, "ingest": cmd_ingest, "sources": cmd_sources, "add":
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``assistant`` console script: every error a person can act on ends as an Arabic line."""
     from .backends import load_plugins
+    from .cli_parser import parse
     from .config import load_settings
     from .errors import UserError, render
     from .messages import message, use_digits, use_folder
 
-    args = _parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings, bad = load_settings(), None
     except ValueError as exc:
-        _err(message("settings_bad", error=exc))
+        settings, bad = None, exc
+    args = parse(argv, settings.prompts if settings is not None else None)  # --help works even with bad settings
+    if settings is None:
+        _err(message("settings_bad", error=bad))
         return EXIT_USER
     use_folder(settings.prompts)
     use_digits(settings.digits)

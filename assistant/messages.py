@@ -82,6 +82,14 @@ def message(key: str, folder: Path | None = None, /, **values: Any) -> str:
     return str(text).format(**shown)
 
 
+def catalogue(name: str, folder: Path | None = None) -> dict[str, Any]:
+    """A whole YAML file of the prompts folder as data (``cli.yaml``: the terminal's help and argparse's words)."""
+    path = Path(folder or _folder or packaged_folder()) / name
+    if not path.is_file():  # a person's own prompts folder made before the file existed: the shipped copy
+        path = packaged_folder() / name
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
 def prompt(name: str, folder: Path | None = None) -> str:
     """The text of a prompt file ``prompts/<name>``."""
     return (Path(folder or _folder or packaged_folder()) / name).read_text(encoding="utf-8")

@@ -77,21 +77,10 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str],
     stops = arabic.stopwords()
     fresh = [w for w in span_words if w not in question_words and w not in stops]
     if qtype == "number":
-        # the number must count something the question names ("181 دولة" for "كم دولة"), when it names anything
-        nouns = [w for w in (question_words if counted is None else counted)
-                 if w not in stops and not arabic.is_number_token(w)]
-        qstems = {arabic.stem(w) for w in nouns}
-        # «كم فريقًا» meets «الفرق», «كم جزيرة» «جزر» (roots), «كم يومًا» «أربعة أيام» (units): only the counted noun,
-        # as a root is loose («اجتمعوا» and «الجمعية» share one)
-        qroots = {r for r in [arabic.root(noun)] if len(r) >= 3} if noun else set()
-        qunits = {arabic.unit(noun)} - {""} if noun else set()
-        for i, w in enumerate(span_words):  # spelled numbers are stopwords too («أربعة»), so not `fresh`
-            if w not in question_words and arabic.is_number_token(w):
-                around = [x for x in span_words[max(0, i - 3):i + 4] if x != w]
-                if (not qstems or {arabic.stem(x) for x in around} & qstems or set(map(arabic.root, around)) & qroots
-                        or set(map(arabic.unit, around)) & qunits):
-                    return True
+        if counting_numbers(span_words, question_words, counted, noun):
+            return True
         # a dual counts by itself: «جامعتان» for «كم عدد الجامعات», «فريقين» for «كم عدد الفرق»
+        qstems = _counted_stems(question_words, counted)
         return any(w in fresh and _dual_of(w, qstems) for w in span_words)
     if qtype == "place":
         if any((w[1:] if w[:1] in {"ب", "و", "ف"} else w).removeprefix("ال") in arabic.PLACE_WORDS for w in fresh):
@@ -105,6 +94,32 @@ def type_satisfied(qtype: str, span_words: list[str], question_words: set[str],
     if qtype == "name":
         return arabic.has_name(fresh)
     return True
+
+
+def counting_numbers(span_words: list[str], question_words: set[str], counted: set[str] | None = None,
+                     noun: str = "") -> list[int]:
+    """Indices of the span's numbers that count what a number question names ("181 دولة" for "كم دولة"; any number
+    when it names nothing), the words new to the question only; ``counted`` and ``noun`` as in :func:`type_satisfied`."""
+    qstems = _counted_stems(question_words, counted)
+    # «كم فريقًا» meets «الفرق», «كم جزيرة» «جزر» (roots), «كم يومًا» «أربعة أيام» (units): only the counted noun,
+    # as a root is loose («اجتمعوا» and «الجمعية» share one)
+    qroots = {r for r in [arabic.root(noun)] if len(r) >= 3} if noun else set()
+    qunits = {arabic.unit(noun)} - {""} if noun else set()
+    out = []
+    for i, w in enumerate(span_words):  # spelled numbers are stopwords too («أربعة»), so not `fresh`
+        if w not in question_words and arabic.is_number_token(w):
+            around = [x for x in span_words[max(0, i - 3):i + 4] if x != w]
+            if (not qstems or {arabic.stem(x) for x in around} & qstems or set(map(arabic.root, around)) & qroots
+                    or set(map(arabic.unit, around)) & qunits):
+                out.append(i)
+    return out
+
+
+def _counted_stems(question_words: set[str], counted: set[str] | None) -> set[str]:
+    """Stems of the nouns a number may count: the question's words (or ``counted``), less stopwords and numbers."""
+    stops = arabic.stopwords()
+    return {arabic.stem(w) for w in (question_words if counted is None else counted)
+            if w not in stops and not arabic.is_number_token(w)}
 
 
 def _dual_of(word: str, qstems: set[str]) -> bool:

@@ -175,6 +175,24 @@ def test_a_number_counts_the_noun_asked(question: str, span: str, counts: bool) 
     assert type_satisfied("number", arabic.words(span), words, noun=counted_noun(question)) is counts
 
 
+@pytest.mark.parametrize("question, span, counted", [
+    ("كم عدد الدول المشاركة؟", "من 181 دولة عضوًا في المنظمة", ["181"]),
+    # «دول» is there, but six words on: the number counts meetings, not countries
+    ("كم عدد الدول المشاركة؟", "أكثر من 43 اجتماعًا ثنائيًا مع رؤساء وفود دول ومنظمات", []),
+    # a question word other than the counted noun does not make a number count it («سقط» near «60 بالمئة»)
+    ("كم عدد المساكن التي سقطت كليا؟", "وسقط نحو 60 بالمئة من سقف القاعة", []),
+    ("كم يومًا استمر المهرجان؟", "دام المهرجان أربعة أيام متتالية", ["اربعه"]),
+])
+def test_the_numbers_that_count_the_very_noun_asked(question: str, span: str, counted: list[str]) -> None:
+    """What the combined reader checks a quote with: a number beside the question's counted noun (stem, root, unit)."""
+    from assistant.readers.rules import Asked
+
+    words = arabic.words(span)
+    asked = Asked.read(question)
+    assert [words[i] for i in asked.counts_noun(words)] == counted
+    assert asked.counted_in(words) is bool(counted)
+
+
 @pytest.mark.parametrize("span, dated", [
     ("فتح العثمانيون القسطنطينية سنة 1453م بعد حصار طويل", True),  # a year marked م
     ("وُلد في 1320هـ بالقاهرة", True),  # a Hijri year, هـ

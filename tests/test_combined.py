@@ -61,9 +61,26 @@ def test_rules_answer_when_the_trained_reader_finds_nothing(combined) -> None:  
     rules = ExtractiveAnswerer(index).answer(Q181, passages)
     assert not a.refused and a.reader == "combined"
     assert a.citations == rules.citations and "181" in a.text
+    # the rules give no span of their own; the number that counts what is asked becomes the short answer
+    sa = a.short_answer
+    assert sa is not None and sa.text == "181" and index.sources[sa.source_id].text[sa.start:sa.end] == "181"
     # one scale: the reader's own (low) probability, not the rules' score
     assert a.confidence == pytest.approx(strict.reader.answer(Q181, passages).confidence)
     assert a.confidence != pytest.approx(rules.confidence)
+
+
+@pytest.mark.slow
+def test_a_number_that_counts_what_is_asked_beats_a_quote_whose_number_counts_something_else(combined) -> None:  # type: ignore[no-untyped-def]
+    """Asked in other words, the 181 question drew the trained reader to «أكثر من 43 اجتماعًا ثنائيًا مع رؤساء وفود
+    دول» (a number, and «دول» six words on); the rules' window holds «181 دولة», which counts the countries asked."""
+    q = "كم عدد الدول المشاركة؟"
+    a = combined.ask(q)
+    assert not a.refused and "181" in a.citations[0].quote and "43" not in a.text
+    sa = a.short_answer
+    assert sa is not None and sa.text == "181" and combined.source(sa.source_id).text[sa.start:sa.end] == "181"
+    # a quote whose number does count the noun stays the trained reader's
+    t = combined.ask("كم اجتماعًا ثنائيًا أجرى المدير العام؟")
+    assert "43" in t.citations[0].quote and t.short_answer is not None and t.short_answer.text == "43"
 
 
 def test_missing_trained_reader_leaves_the_rules_with_a_note(article_home: Path, tmp_path: Path) -> None:

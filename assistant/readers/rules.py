@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from .. import arabic
 from ..messages import message
 from ..models import Answer, Citation, Passage
-from ..qtypes import asks_reason, counted_noun, gives_reason, question_type, type_satisfied
+from ..qtypes import asks_reason, counted_noun, counting_numbers, gives_reason, question_type, type_satisfied
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -28,7 +28,7 @@ _TRAILING_PUNCT = re.compile(r"[\s،,؛;:\-–—]+$")
 
 
 @dataclass(frozen=True)
-class _Asked:
+class Asked:
     """What a question asks, as the window choice reads it."""
 
     terms: list[str]  # analysed terms of the question (completed from the conversation in a follow-up)
@@ -40,7 +40,7 @@ class _Asked:
     noun: str  # the noun a number question counts, also met by root and unit
 
     @classmethod
-    def read(cls, question: str, typed_question: str = "") -> "_Asked":
+    def read(cls, question: str, typed_question: str = "") -> "Asked":
         """The question (``typed_question``: a follow-up as the person typed it, when ``question`` was completed)."""
         terms = arabic.analyze(question)
         # in a follow-up the topic found the paragraph; the window should hold what the new question asks
@@ -58,6 +58,17 @@ class _Asked:
     def typed(self, span_words: list[str]) -> bool:
         """Whether span words hold the kind of thing asked for."""
         return type_satisfied(self.qtype, span_words, self.words, self.counted, self.noun)
+
+    def counts_noun(self, span_words: list[str]) -> list[int]:
+        """Indices of the span's numbers that count the very noun a number question counts («181 دولة» for «كم عدد
+        الدول»; by stem, root or unit), none when the question counts no noun."""
+        if self.qtype != "number" or not self.noun:
+            return []
+        return counting_numbers(span_words, self.words, {self.noun}, self.noun)
+
+    def counted_in(self, span_words: list[str]) -> bool:
+        """Whether span words hold a number, or a dual, that counts the question's own counted noun."""
+        return bool(self.noun) and type_satisfied("number", span_words, self.words, {self.noun}, self.noun)
 
 
 @dataclass
@@ -126,7 +137,7 @@ class ExtractiveAnswerer:
             return set(arabic.analyze(src.text[ps:pe]))
         return set(arabic.analyze(p.text))
 
-    def _best_window(self, p: Passage, text: str, q: _Asked) -> tuple[int, int, bool, float]:
+    def _best_window(self, p: Passage, text: str, q: Asked) -> tuple[int, int, bool, float]:
         """The shortest clause window of a chunk that covers the question best (absolute offsets), whether it holds
         the asked type, and the preference it earned (for a why-question, a stated cause)."""
         clauses = arabic.clause_spans(text, p.start, p.end) or [(p.start, p.end)]
@@ -153,7 +164,7 @@ class ExtractiveAnswerer:
                    near: Sequence[Citation] = ()) -> list[_Candidate]:
         """Score each retrieved chunk's best window for answerability (``typed_question``: a follow-up as the person
         typed it, when ``question`` was completed from the conversation; ``near``: the previous answer's citations)."""
-        q = _Asked.read(question, typed_question)
+        q = Asked.read(question, typed_question)
         out = []
         for rank, p in enumerate(passages):
             src = self.index.sources.get(p.source_id)
