@@ -125,7 +125,9 @@ def _counted_stems(question_words: set[str], counted: set[str] | None) -> set[st
 def _dual_of(word: str, qstems: set[str]) -> bool:
     """True when ``word`` is the dual (two of) of a noun the question names (the singular's stem is among ``qstems``)."""
     w = word[2:] if word.startswith("ال") else word
-    for suffix, singular in (("تان", "ه"), ("تين", "ه"), ("ان", ""), ("ين", "")):
+    # a feminine dual also loses its ن before what it is joined to: «مذكرتا تفاهم»، «مذكرتي تفاهم» (the masculine
+    # «فريقي» is too often «my team» or an adjective in ـي to be read so)
+    for suffix, singular in (("تان", "ه"), ("تين", "ه"), ("تا", "ه"), ("تي", "ه"), ("ان", ""), ("ين", "")):
         base = w[: -len(suffix)]
         if w.endswith(suffix) and len(base) >= 3 and arabic.stem(base + singular) in qstems:
             return True

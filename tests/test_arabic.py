@@ -144,6 +144,10 @@ def test_a_glued_conjunction_does_not_hide_the_kind_of_answer_asked(question: st
     ("كم منطقة حضرية فيها؟", "كما أنها تحوي منطقتان حضريتان متوسعتان", True),
     ("كم عدد الجامعات في المدينة؟", "في المدينة مستشفيان كبيران", False),
     ("كم عدد الجامعات في المدينة؟", "تضم المدينة 12 جامعة", True),
+    # a feminine dual joined to what follows loses its ن: «مذكرتي تفاهم» is two memoranda
+    ("كم مذكرة تفاهم وقعت؟", "وقّع المغرب مذكرتي تفاهم مع الشرطة النرويجية", True),
+    ("كم عدد مذكرات التفاهم؟", "ووقعت الدولتان مذكرتا تفاهم", True),
+    ("كم مذكرة تفاهم وقعت؟", "وقّع المغرب مذكرات تفاهم عديدة", False),
 ])
 def test_a_dual_counts_the_noun_the_question_names(question: str, span: str, counts: bool) -> None:
     """«جامعتان» answers «كم عدد الجامعات» with no digit in it; a dual of another noun does not."""
