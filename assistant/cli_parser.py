@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .messages import catalogue
 
+
 @contextmanager
 def arabic_argparse(words: dict[str, str]) -> Iterator[None]:
     """Inside the block argparse's messages come from ``words`` (its English text -> Arabic); unknown ones stay."""
