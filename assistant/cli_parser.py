@@ -9,9 +9,11 @@ compiled one would change gettext's default domain for the whole process.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NoReturn, Sequence
 
 from .messages import catalogue
 
@@ -30,20 +32,34 @@ def arabic_argparse(words: dict[str, str]) -> Iterator[None]:
 
 
 def parse(argv: Sequence[str] | None, folder: Path | None = None) -> argparse.Namespace:
-    """The command line read into a namespace (``--help`` and mistakes answered in Arabic, exiting as argparse does)."""
+    """The command line read into a namespace (``--help`` and mistakes answered in Arabic, exiting as argparse does;
+    a command line holding ``--json`` also gets its mistake as the one JSON object it promises on stdout)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     texts = catalogue("cli.yaml", folder)
+    parser_class = _JsonErrors if "--json" in argv else argparse.ArgumentParser
     with arabic_argparse({str(k): str(v) for k, v in (texts.get("argparse") or {}).items()}):
-        return build(texts).parse_args(argv)
+        return build(texts, parser_class).parse_args(argv)
 
 
-def build(texts: dict[str, Any]) -> argparse.ArgumentParser:
+class _JsonErrors(argparse.ArgumentParser):
+    """A parser whose mistakes are also printed as ``{"error": {"key": "usage", "message": …}}`` (what ``--json``
+    callers read for every other error, cli._fail) before argparse says them on stderr and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Say the mistake as one JSON object, then as argparse does."""
+        print(json.dumps({"error": {"key": "usage", "message": f"{self.prog}: {message}"}}, ensure_ascii=False),
+              flush=True)
+        super().error(message)
+
+
+def build(texts: dict[str, Any], parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser
+          ) -> argparse.ArgumentParser:
     """The parser of every command, its help texts taken from ``texts`` (``cli.yaml`` as data)."""
     helps: dict[str, str] = {str(k): str(v) for k, v in (texts.get("cli_help") or {}).items()}
     h: Callable[[str], str | None] = helps.get
     names: dict[str, str] = {str(k): str(v) for k, v in (texts.get("cli_metavars") or {}).items()}
     m: Callable[[str], str | None] = names.get
-    parser = argparse.ArgumentParser(prog="assistant", description=texts.get("cli_description"),
-                                     epilog=texts.get("cli_epilog"))
+    parser = parser_class(prog="assistant", description=texts.get("cli_description"), epilog=texts.get("cli_epilog"))
     sub = parser.add_subparsers(dest="command", required=True, metavar=h("command"))
     p_ask = sub.add_parser("ask", help=h("ask"), description=h("ask"))
     p_ask.add_argument("question", nargs="*", metavar=m("question"), help=h("ask.question"))

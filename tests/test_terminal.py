@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -60,6 +61,17 @@ def test_a_mistyped_command_line_is_told_in_arabic(argv: list[str], arabic: str,
     rc, text = _run(argv, capsys)
     assert rc == 2 and arabic in text and "خطأ" in text and "الاستعمال:" in text
     assert not any(e in text for e in ENGLISH), text
+
+
+def test_a_mistyped_json_command_line_still_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--json`` promises exactly one JSON object on stdout, also when the command line itself is wrong."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["ask", "--json", "--mode", "foo", "x"])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2
+    got = json.loads(out)
+    assert got["error"]["key"] == "usage" and "اختيار غير صالح" in got["error"]["message"]
+    assert "اختيار غير صالح" in err  # and said on stderr as before
 
 
 def test_argparse_is_left_as_it_was(capsys: pytest.CaptureFixture[str]) -> None:
