@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from .. import arabic
 from ..models import Answer, Citation, Passage, ShortAnswer
 from .rules import Asked, ExtractiveAnswerer
-from .trained.spans import tokens
+from .trained.spans import grow, tokens
 from .trained.answerer import ReaderAnswerer, trained_answerer
 
 if TYPE_CHECKING:
@@ -80,11 +80,7 @@ class CombinedAnswerer:
         found = asked.counts_noun([t.norm for t in toks])
         if not found:
             return None
-        i = j = found[0]  # the whole number: «200 ألف»، «14,6 مليار»
-        while j + 1 < len(toks) and arabic.is_number_token(toks[j + 1].norm):
-            j += 1
-        while i > 0 and arabic.is_number_token(toks[i - 1].norm):
-            i -= 1
+        i, j = grow(text, toks, found[0], found[0], lambda t: arabic.is_number_token(t.norm))  # «200 ألف»
         return ShortAnswer(text=text[toks[i].start:toks[j].end], source_id=first.source_id, start=toks[i].start,
                            end=toks[j].end, citation=first.n)
 

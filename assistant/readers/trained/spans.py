@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -128,6 +129,18 @@ def _datish(t: Token) -> bool:
     return arabic.is_number_token(t.norm) or arabic.is_month_token(t.norm)
 
 
+def grow(text: str, toks: list[Token], i: int, j: int, part: Callable[[Token], bool]) -> tuple[int, int]:
+    """Token indices ``i..j`` grown over the neighbours that are ``part`` of the same expression with no punctuation
+    between them (a date's day, month and year; a number's «200 ألف»), never across a comma or a full stop."""
+    def joined(a: int, b: int) -> bool:
+        return not _PUNCT_BETWEEN.search(text, toks[a].end, toks[b].start)
+    while i > 0 and part(toks[i - 1]) and joined(i - 1, i):
+        i -= 1
+    while j + 1 < len(toks) and part(toks[j + 1]) and joined(j, j + 1):
+        j += 1
+    return i, j
+
+
 def tidy_span(qtype: str, text: str, span: tuple[int, int], win: tuple[int, int]) -> tuple[int, int]:
     """The short answer of a date, number or place question tidied inside the quoted window: a date grown over the
     numbers and month names next to it («2025» -> «24 و27 نونبر 2025»), a leading «في» dropped («في 1891» -> «1891»)."""
@@ -139,12 +152,7 @@ def tidy_span(qtype: str, text: str, span: tuple[int, int], win: tuple[int, int]
         return span
     i, j = inside[0], inside[-1]
     if qtype == "date" and any(_datish(toks[k]) for k in range(i, j + 1)):
-        def joined(a: int, b: int) -> bool:  # neighbours with no punctuation between them
-            return not _PUNCT_BETWEEN.search(text, toks[a].end, toks[b].start)
-        while i > 0 and _datish(toks[i - 1]) and joined(i - 1, i):
-            i -= 1
-        while j + 1 < len(toks) and _datish(toks[j + 1]) and joined(j, j + 1):
-            j += 1
+        i, j = grow(text, toks, i, j, _datish)
     if i < j and toks[i].norm in _LEADING_IN:
         i += 1
     return toks[i].start, toks[j].end
