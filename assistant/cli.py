@@ -86,7 +86,8 @@ def _train_reader(settings, args) -> int:  # type: ignore[no-untyped-def]
         _err(message("train_data_missing", files=", ".join(missing)))
         return EXIT_USER
     try:
-        result = run(settings, files, settings.cache_dir / "reader-train", _progress, epochs=args.epochs, out_dir=args.out)
+        result = run(settings, files, settings.cache_dir / "reader-train", _progress, epochs=args.epochs, out_dir=args.out,
+                     keep_span_head=args.keep_span_head)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:  # json errors are ValueErrors
         _err(message("train_data_bad", files=", ".join(map(str, files)), error=f"{type(exc).__name__}: {exc}"[:300]))
         return EXIT_USER

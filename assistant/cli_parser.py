@@ -91,6 +91,7 @@ def build(texts: dict[str, Any], parser_class: type[argparse.ArgumentParser] = a
     p_tr.add_argument("files", nargs="*", type=Path, metavar=m("files"), help=h("train-reader.files"))
     p_tr.add_argument("--epochs", type=int, default=2, help=h("train-reader.--epochs"))
     p_tr.add_argument("--out", type=Path, default=None, help=h("train-reader.--out"))
+    p_tr.add_argument("--keep-span-head", action="store_true", help=h("train-reader.--keep-span-head"))
     return parser
 
 

@@ -393,3 +393,19 @@ def test_reader_path_may_name_the_folder_train_reader_wrote(trained_assistant, t
     a = Assistant(s).ask("كم عدد الدول التي شاركت في الجمعية العامة؟")
     assert a.reader == "trained" and not a.reader_note
     assert "181" in a.short_answer.text
+
+
+def test_keep_span_head_takes_the_shipped_layers_as_trainable_tensors() -> None:
+    """`train-reader --keep-span-head` reuses the shipped span head: the same tensors, as torch tensors that
+    `attach` builds the head from (and that `save` writes back byte for byte)."""
+    import numpy as np
+    import torch
+
+    from assistant.readers.trained.train import _shipped_span_head
+
+    shipped = reader_model.load().neural_state
+    kept = _shipped_span_head()
+    assert set(kept) == set(shipped) and any(k.startswith("qa.") for k in kept)
+    for k, v in kept.items():
+        assert isinstance(v, torch.Tensor) and v.dtype == torch.float16
+        assert np.array_equal(v.numpy(), shipped[k])

@@ -44,12 +44,14 @@ def _own_data(files: Sequence[str]) -> str:
 def write(folder: Path, reader: Any, digest: str) -> Path:
     """Write MODEL_CARD.md beside the artefact."""
     m = reader.meta
+    kept = ("; the span head was kept from the reader before it (same sha256), everything else refitted"
+            if m.get("span_head_kept") else "")
     cut = ("that the window model scores best (fitted on training articles the span head never saw)"
            if reader.windower is not None else "around the span")
     text = f"""# The trained reader
 
 Files: `reader.json.gz` (sha256 `{digest}`){'' if reader.combiner is None else f", `span-head.safetensors` (sha256 `{m.get('span_head_sha256')}`)"}.
-Rebuilt by `assistant train-reader` on {m.get('trained')} in {m.get('train_seconds')} s (2 CPU cores).
+Rebuilt by `assistant train-reader{' --keep-span-head' if m.get('span_head_kept') else ''}` on {m.get('trained')} in {m.get('train_seconds')} s (2 CPU cores){kept}.
 
 **Design shipped: {m.get('design')}** — the design with the best dev fact accuracy among those that ship as plain
 numbers (design B's trees would need a pickle), each design at its own refusal threshold: the one that maximises fact

@@ -174,8 +174,11 @@ def _t1_t2(train: Sequence[Example], seed: int = 11) -> tuple[list[Example], lis
     return [ex for ex in train if ex.q.article_key not in t2], [ex for ex in train if ex.q.article_key in t2]
 
 
-def build_designs(coll: Collected, settings: Settings, progress: Progress, epochs: int = 2):  # type: ignore[no-untyped-def]
-    """Fit the cosine baseline, designs A and B, and design C (span head + re-ranker); returns name -> reader."""
+def build_designs(coll: Collected, settings: Settings, progress: Progress, epochs: int = 2,  # type: ignore[no-untyped-def]
+                  span_state: dict | None = None):
+    """Fit the cosine baseline, designs A and B, and design C (span head + re-ranker); returns name -> reader.
+
+    ``span_state``: a trained span head's own tensors, kept instead of training one (the rest is refitted)."""
     from dataclasses import fields, replace
 
     from ...e5_small import E5_SMALL_DIRNAME, prepare_e5_small
@@ -200,11 +203,14 @@ def build_designs(coll: Collected, settings: Settings, progress: Progress, epoch
     t1, t2 = _t1_t2(coll.train)
     a = out["A: logistic over features"]
     pairs = pair_examples(t1, lambda r: a.sentence.proba(r.feats), texts)
-    progress(f"span head: {len(pairs)} pairs from {len(t1)} questions ({sum(p.answer is not None for p in pairs)} with an answer)")
     folder = prepare_e5_small(settings.cache_dir / E5_SMALL_DIRNAME, progress)
     bert, tok = neural.load_base(folder)
-    head = neural.train(bert, tok, pairs, progress, epochs=epochs)
-    state = head.own_state()
+    if span_state is None:
+        progress(f"span head: {len(pairs)} pairs from {len(t1)} questions ({sum(p.answer is not None for p in pairs)} with an answer)")
+        state = neural.train(bert, tok, pairs, progress, epochs=epochs).own_state()
+    else:
+        progress("span head: kept from the shipped reader")
+        state = span_state
     fresh, _ = neural.load_base(folder)  # an untouched base, as the embedder holds it at run time
     c = attach(replace(a, combiner=cosine_linear(), neural_state=state), fresh, tok)
     c = replace(c, combiner=combiner_linear(c, t2))
@@ -215,9 +221,25 @@ def build_designs(coll: Collected, settings: Settings, progress: Progress, epoch
     return out
 
 
+def _shipped_span_head() -> dict:
+    """The shipped reader's span head tensors, as torch tensors (ReaderUnavailable when it has none or is damaged)."""
+    import torch
+
+    from .model import load
+
+    state = load().neural_state
+    if state is None:
+        from ...errors import ReaderUnavailable
+
+        raise ReaderUnavailable("reader_missing", "span head")
+    return {k: torch.from_numpy(v.copy()) for k, v in state.items()}
+
+
 def run(settings: Settings, files: Sequence[Path], workdir: Path, progress: Progress, epochs: int = 2,
-        out_dir: Path | None = None) -> dict:
-    """Rebuild the reader: collect, fit every design, choose on dev, report once on held-out, save the best."""
+        out_dir: Path | None = None, keep_span_head: bool = False) -> dict:
+    """Rebuild the reader: collect, fit every design, choose on dev, report once on held-out, save the best.
+
+    ``keep_span_head``: the shipped reader's span head is kept (read before anything is written) and the rest refitted."""
     from dataclasses import replace
 
     from . import card
@@ -226,9 +248,10 @@ def run(settings: Settings, files: Sequence[Path], workdir: Path, progress: Prog
     from .model import ARTEFACT, save
 
     t0 = time.perf_counter()
+    span_state = _shipped_span_head() if keep_span_head else None
     coll = collect(settings, files, workdir, progress)
     texts = coll.texts or {}
-    designs = build_designs(coll, settings, progress, epochs)
+    designs = build_designs(coll, settings, progress, epochs, span_state)
     table: dict[str, dict[str, dict[str, float]]] = {"rules (today's answerer)": {
         "dev": summarise(rules_decisions(coll.index, coll.dev)), "heldout": {}}}
     chosen: dict[str, tuple[float, int, int]] = {}
@@ -250,6 +273,7 @@ def run(settings: Settings, files: Sequence[Path], workdir: Path, progress: Prog
     shipped = replace(designs[best], threshold=th, whole_words=whole, window_words=window)
     counts = {k: len(getattr(coll, k)) for k in ("train", "dev", "heldout")}
     shipped.meta.update(card.meta(best, table, counts, coll.files, coll.n_paragraphs, time.perf_counter() - t0))
+    shipped.meta["span_head_kept"] = keep_span_head
     path = (out_dir / ARTEFACT.name) if out_dir else ARTEFACT
     digest = save(shipped, path)
     card.write(path.parent, shipped, digest)
