@@ -202,17 +202,16 @@ def build_designs(coll: Collected, settings: Settings, progress: Progress, epoch
     out["B: boosted trees over features"] = replace(b, answerable=stage2_linear(b, coll.train, texts, False))
     t1, t2 = _t1_t2(coll.train)
     a = out["A: logistic over features"]
-    pairs = pair_examples(t1, lambda r: a.sentence.proba(r.feats), texts)
     folder = prepare_e5_small(settings.cache_dir / E5_SMALL_DIRNAME, progress)
-    bert, tok = neural.load_base(folder)
     if span_state is None:
+        pairs = pair_examples(t1, lambda r: a.sentence.proba(r.feats), texts)
         progress(f"span head: {len(pairs)} pairs from {len(t1)} questions ({sum(p.answer is not None for p in pairs)} with an answer)")
-        state = neural.train(bert, tok, pairs, progress, epochs=epochs).own_state()
+        bert, tok = neural.load_base(folder)
+        span_state = neural.train(bert, tok, pairs, progress, epochs=epochs).own_state()
     else:
         progress("span head: kept from the shipped reader")
-        state = span_state
-    fresh, _ = neural.load_base(folder)  # an untouched base, as the embedder holds it at run time
-    c = attach(replace(a, combiner=cosine_linear(), neural_state=state), fresh, tok)
+    fresh, tok = neural.load_base(folder)  # an untouched base, as the embedder holds it at run time
+    c = attach(replace(a, combiner=cosine_linear(), neural_state=span_state), fresh, tok)
     c = replace(c, combiner=combiner_linear(c, t2))
     c = replace(c, answerable=stage2_linear(c, t2, texts, True))
     c = replace(c, windower=window_linear(c, t2, texts))
